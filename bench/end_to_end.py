@@ -1,0 +1,113 @@
+"""End-to-end fill time: decode the photo, move it to the device, run the network, composite.
+
+    python bench/end_to_end.py [--device cpu|cuda] [--presets compact paper] [--sizes 512x512 1024x1024 4000x3000]
+
+Each (preset, size) runs in a fresh process: the first call includes cuDNN autotuning and allocator warm-up,
+the steady state is the median of the following calls. Peak host memory is the process's RSS high-water mark;
+peak GPU memory is torch's allocator peak. A 20% hole of brush strokes, spread over the photo. Networks without
+a weights file of their own use random weights: timing does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def stroke_hole(height: int, width: int, fraction: float, seed: int = 0):
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    hole = np.zeros((height, width), np.uint8)
+    thickness = max(4, min(height, width) // 25)
+    while hole.mean() < fraction:
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        x1 = int(np.clip(x0 + rng.normal(0, width / 6), 0, width - 1))
+        y1 = int(np.clip(y0 + rng.normal(0, height / 6), 0, height - 1))
+        cv2.line(hole, (x0, y0), (x1, y1), 1, thickness)
+    return hole.astype(bool)
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(preset: str, size: str, device: str, repeats: int, threads: int, weights: str | None) -> dict:
+    import numpy as np
+    import torch
+
+    from pconv_studio.engine import Inpainter, load_image, save_image
+    from pconv_studio.model import PConvUNet, get_preset, save_weights
+
+    torch.set_num_threads(threads)
+    width, height = (int(v) for v in size.split("x"))
+    with tempfile.TemporaryDirectory() as folder:
+        if weights is None:
+            torch.manual_seed(0)
+            weights = str(Path(folder) / f"{preset}.safetensors")
+            save_weights(PConvUNet(get_preset(preset)), Path(weights))
+        rng = np.random.default_rng(1)
+        photo = (rng.random((height // 8, width // 8, 3)) * 255).astype(np.uint8)
+        photo = np.kron(photo, np.ones((8, 8, 1), np.uint8))[:height, :width]  # blocky: compresses like a photo
+        save_image(Path(folder) / "photo.jpg", photo)
+        hole = stroke_hole(height, width, 0.2)
+        inpainter = Inpainter(weights, device=device)
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            pixels = load_image(Path(folder) / "photo.jpg")
+            inpainter.inpaint(pixels, hole)
+            times.append(time.perf_counter() - start)
+    gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else 0.0
+    return {"preset": preset, "size": size, "device": inpainter.device_description, "first_s": times[0],
+            "steady_s": statistics.median(times[1:]), "host_peak_mb": _peak_rss_mb(), "gpu_peak_mb": gpu_peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--presets", nargs="+", default=["compact", "paper"])
+    parser.add_argument("--sizes", nargs="+", default=["512x512", "1024x1024", "4000x3000"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", help="use this weights file for the compact preset")
+    parser.add_argument("--one", nargs=2, metavar=("PRESET", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        preset, size = args.one
+        weights = args.weights if preset == "compact" else None
+        print(json.dumps(measure(preset, size, args.device, args.repeats, args.threads, weights)))
+        return
+    rows = []
+    for preset in args.presets:
+        for size in args.sizes:
+            command = [sys.executable, __file__, "--one", preset, size, "--device", args.device,
+                       "--repeats", str(args.repeats), "--threads", str(args.threads)]
+            if args.weights:
+                command += ["--weights", args.weights]
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            rows.append(json.loads(output.strip().splitlines()[-1]))
+    threads = f", {args.threads} CPU threads" if args.device == "cpu" else ""
+    print(f"\nEnd-to-end fill (decode JPEG + fill + composite), 20% stroke hole{threads}; "
+          f"steady = median of {args.repeats}\n")
+    print("| device | preset | photo | first call s | steady s | peak host MB | peak GPU MB |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['device']} | {row['preset']} | {row['size']} | {row['first_s']:.3f} | {row['steady_s']:.3f} "
+              f"| {row['host_peak_mb']:.0f} | {row['gpu_peak_mb']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""The `Inpainter`: one object that fills holes for the CLI, the UI, evaluation and benchmarks alike.
+
+Resolution strategy: holes are grouped (holes closer than `group_distance` fill together), each group gets a crop
+with context around it (at least the working size where the photo allows, so small holes see their surroundings
+at full resolution), a crop larger than the working size is scaled down to it, filled, and the fill is scaled
+back up. Only hole pixels are pasted back, so every pixel outside the hole is bit-identical to the input. Memory
+is bounded by the working size, not by the photo (a 6000x4000 photo costs its own copy plus one crop).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import CancelledError, DeviceError, InputError, WeightsError
+from ..model import PConvUNet, UNetConfig, load_weights
+from ..paths import default_weights_path
+from .device import DeviceChoice, autocast_dtype, select_device
+from .imageio import check_mask_matches
+
+__all__ = ["CancelToken", "Inpainter", "InpaintResult", "Region", "ResolutionConfig", "plan_regions"]
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float, str], None]
+
+
+class CancelToken:
+    """Set from any thread; the engine checks it between steps and raises `CancelledError`."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise CancelledError("cancelled")
+
+
+@dataclass(frozen=True)
+class ResolutionConfig:
+    """How a photo of any size is cut into pieces the network can fill."""
+
+    working_size: int = 512  # px: the longest side the network sees
+    group_distance: int = 24  # px: holes closer than this are filled in one crop
+    context_fraction: float = 0.5  # context added on each side, as a fraction of the hole group's size
+    min_context: int = 32  # px of context at least
+
+    def __post_init__(self) -> None:
+        if self.working_size < 64 or self.group_distance < 0 or self.context_fraction < 0 or self.min_context < 0:
+            raise ValueError("invalid resolution config")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A crop of the photo, [top, bottom) x [left, right), filled in one network pass."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    def overlaps(self, other: "Region") -> bool:
+        return not (
+            self.right <= other.left or other.right <= self.left or self.bottom <= other.top or other.bottom <= self.top
+        )
+
+    def union(self, other: "Region") -> "Region":
+        return Region(
+            min(self.top, other.top), min(self.left, other.left),
+            max(self.bottom, other.bottom), max(self.right, other.right),
+        )
+
+
+@dataclass
+class InpaintResult:
+    """The filled pixels (same shape and dtype as the input) and what the network did to get them.
+
+    `stage_masks` (bool, True = hole) are the masks after every layer for the largest region, as computed by the
+    network, in its padded frame; `notices` are things the user should be told (e.g. a fallback to the CPU).
+    """
+
+    pixels: np.ndarray
+    regions: list[Region]
+    stage_names: list[str] = field(default_factory=list)
+    stage_masks: list[np.ndarray] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = ""
+    notices: list[str] = field(default_factory=list)
+
+
+def _grow_to(start: int, stop: int, length: int, limit: int) -> tuple[int, int]:
+    """Grow [start, stop) to at least `length` (clipped to [0, limit)), keeping it centred where possible."""
+    missing = length - (stop - start)
+    if missing <= 0:
+        return start, stop
+    start = max(0, start - missing // 2)
+    stop = min(limit, start + max(length, stop - start))
+    start = max(0, stop - length)
+    return start, stop
+
+
+def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> list[Region]:
+    """Crops that together cover every hole pixel with context around it; they never overlap."""
+    height, width = hole.shape
+    hole_u8 = hole.astype(np.uint8)
+    if resolution.group_distance > 0:
+        size = 2 * (resolution.group_distance // 2) + 1
+        grouped = cv2.dilate(hole_u8, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    else:
+        grouped = hole_u8
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    regions = []
+    for left, top, box_width, box_height, _ in stats[1:count]:
+        margin = max(resolution.min_context, int(resolution.context_fraction * max(box_width, box_height)))
+        top0, bottom0 = _grow_to(max(0, top - margin), min(height, top + box_height + margin),
+                                 resolution.working_size, height)
+        left0, right0 = _grow_to(max(0, left - margin), min(width, left + box_width + margin),
+                                 resolution.working_size, width)
+        regions.append(Region(int(top0), int(left0), int(bottom0), int(right0)))
+    merged = True
+    while merged:  # merge until no two crops overlap, so each hole pixel is filled exactly once
+        merged = False
+        for i in range(len(regions)):
+            for j in range(i + 1, len(regions)):
+                if regions[i].overlaps(regions[j]):
+                    regions[i] = regions[i].union(regions.pop(j))
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(regions, key=lambda r: (r.top, r.left))
+
+
+def _to_float_rgb(pixels: np.ndarray) -> np.ndarray:
+    """HxW, HxWx3 or HxWx4 uint8/uint16 -> HxWx3 float32 in [0, 1] (alpha is not the network's business)."""
+    scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    rgb = pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+    return rgb.astype(np.float32) / scale
+
+
+def _from_float_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Back to `like`'s dtype and colour layout (grey takes the channel mean); rounds, never wraps."""
+    maximum = 65535.0 if like.dtype == np.uint16 else 255.0
+    values = rgb.mean(axis=2) if like.ndim == 2 else rgb
+    return np.clip(values * maximum + 0.5, 0, maximum).astype(like.dtype)
+
+
+class Inpainter:
+    """Loads a weights file once and fills holes on the chosen device.
+
+    Pass `weights=None` for the shipped model; a missing file is a `WeightsError` that says no trained model is
+    installed (the engine never fills with an untrained network).
+    """
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        device: str = "auto",
+        resolution: ResolutionConfig = ResolutionConfig(),
+    ) -> None:
+        self.weights_path = Path(weights) if weights is not None else default_weights_path()
+        if weights is None and not self.weights_path.is_file():
+            raise WeightsError(
+                f"no trained model is installed ({self.weights_path.name} is missing from {self.weights_path.parent});"
+                " train one with `pconv-studio train` or pass a weights file"
+            )
+        self.model, self.metadata = load_weights(self.weights_path)
+        self.resolution = resolution
+        self.device_choice = select_device(device)
+        self._move_model()
+
+    @property
+    def config(self) -> UNetConfig:
+        return self.model.config
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.weights_path.stem} ({self.config.name})"
+
+    @property
+    def device_description(self) -> str:
+        return self.device_choice.description
+
+    def set_device(self, requested: str) -> None:
+        """Switch device; on failure keep the current one and raise `DeviceError`."""
+        self.device_choice = select_device(requested)
+        self._move_model()
+
+    def _move_model(self) -> None:
+        device = self.device_choice.device
+        self.model.to(device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            self.model.to(memory_format=torch.channels_last)
+
+    def inpaint(
+        self,
+        pixels: np.ndarray,
+        hole: np.ndarray,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> InpaintResult:
+        """Fill `hole` (bool HxW, True = hole) in `pixels` (HxW[xC] uint8/uint16). Pixels outside stay bit-exact.
+
+        A CUDA out-of-memory error never escapes: the fill restarts with half the working size, and below 256 px
+        on the CPU, each step reported in `notices`.
+        """
+        started = time.perf_counter()
+        check_mask_matches(pixels, hole)
+        hole = hole.astype(bool, copy=False)
+        if not hole.any():
+            log.warning("the mask has no hole: the image is returned unchanged")
+            return InpaintResult(pixels.copy(), [], device=self.device_description,
+                                 notices=["the mask is empty: nothing to fill"])
+        if hole.all():
+            raise InputError("the hole covers the whole image: there are no pixels left to fill it from")
+        notices: list[str] = []
+        resolution = self.resolution
+        while True:
+            try:
+                result = self._inpaint_once(pixels, hole, resolution, progress, cancel)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if self.device_choice.device.type != "cuda":
+                    raise DeviceError("out of memory") from None
+                torch.cuda.empty_cache()
+                if resolution.working_size >= 512:
+                    resolution = replace(resolution, working_size=resolution.working_size // 2)
+                    notices.append(f"GPU out of memory: retried with {resolution.working_size} px crops")
+                else:
+                    self.device_choice = DeviceChoice(torch.device("cpu"), "CPU: the GPU ran out of memory")
+                    self._move_model()
+                    resolution = self.resolution
+                    notices.append("GPU out of memory: fell back to the CPU")
+                log.warning(notices[-1])
+        result.notices = notices
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _inpaint_once(
+        self,
+        pixels: np.ndarray,
+        hole: np.ndarray,
+        resolution: ResolutionConfig,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> InpaintResult:
+        result = InpaintResult(pixels=pixels.copy(), regions=plan_regions(hole, resolution),
+                               device=self.device_description)
+        largest = max(result.regions, key=lambda r: r.height * r.width)
+        for index, region in enumerate(result.regions):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if progress is not None:
+                progress(index / len(result.regions), f"filling region {index + 1} of {len(result.regions)}")
+            stages = self._fill_region(result.pixels, hole, region, resolution.working_size)
+            if region is largest:
+                result.stage_names = self.model.stage_names
+                result.stage_masks = stages
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if progress is not None:
+            progress(1.0, "done")
+        return result
+
+    def _fill_region(
+        self, output: np.ndarray, hole: np.ndarray, region: Region, working_size: int
+    ) -> list[np.ndarray]:
+        """Fill one crop of `output` in place, hole pixels only; returns the network's stage masks (True = hole)."""
+        window = (slice(region.top, region.bottom), slice(region.left, region.right))
+        crop_hole = hole[window]
+        target = output[window]
+        crop_rgb = _to_float_rgb(target)
+        scale = min(1.0, working_size / max(region.height, region.width))
+        if scale < 1.0:
+            size = (max(1, round(region.width * scale)), max(1, round(region.height * scale)))
+            small_rgb = cv2.resize(crop_rgb, size, interpolation=cv2.INTER_AREA)
+            # a small pixel is hole if any photo pixel under it is: hole content must not leak in as context
+            small_hole = cv2.resize(crop_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        else:
+            small_rgb, small_hole = crop_rgb, crop_hole
+        if small_hole.all():
+            raise InputError("a hole is too large for its surroundings: no valid pixels are left around it")
+        filled_small, stages = self._forward(small_rgb, ~small_hole)
+        composited = np.where(small_hole[..., None], filled_small, small_rgb)
+        if scale < 1.0:
+            composited = cv2.resize(composited, (region.width, region.height), interpolation=cv2.INTER_CUBIC)
+        filled = _from_float_rgb(np.clip(composited, 0.0, 1.0), target)
+        if target.ndim == 3:
+            target[..., :3][crop_hole] = filled[crop_hole]  # alpha, if any, stays as it was
+        else:
+            target[crop_hole] = filled[crop_hole]
+        return stages
+
+    @torch.inference_mode()
+    def _forward(self, rgb: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One network pass on HxWx3 float32 in [0, 1]; returns the raw prediction and stage masks (True = hole)."""
+        device = self.device_choice.device
+        image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        mask = torch.from_numpy(valid.astype(np.float32))[None, None]
+        on_cuda = device.type == "cuda"
+        if on_cuda:
+            image, mask = image.pin_memory(), mask.pin_memory()
+        image = image.to(device, non_blocking=on_cuda)
+        mask = mask.to(device, non_blocking=on_cuda)
+        if on_cuda:
+            image = image.contiguous(memory_format=torch.channels_last)
+        dtype = autocast_dtype(device)
+        with torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            output = self.model(image, mask)
+        filled = output.image[0].float().permute(1, 2, 0).cpu().numpy()
+        stages = [(stage[0, 0] == 0).cpu().numpy() for stage in output.stage_masks]
+        return filled, stages

@@ -1,0 +1,85 @@
+"""Weights files: safetensors whose metadata names the architecture config, so a file is self-describing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..errors import WeightsError
+from .config import UNetConfig
+from .unet import PConvUNet
+
+__all__ = ["save_weights", "load_weights", "read_weights_metadata"]
+
+log = logging.getLogger(__name__)
+
+_CONFIG_KEY = "pconv_config"
+_FORMAT_KEY = "format"
+_FORMAT = "pconv-studio/1"
+
+
+def save_weights(model: PConvUNet, path: Path, extra: dict[str, str] | None = None, half: bool = False) -> None:
+    """Write the model's state and config atomically. `half` stores float16 to halve the file (loaded as float32)."""
+    path = Path(path)
+    tensors = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        if half and tensor.is_floating_point():
+            tensor = tensor.half()
+        tensors[name] = tensor
+    metadata = {_FORMAT_KEY: _FORMAT, _CONFIG_KEY: model.config.to_json(), **(extra or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    save_file(tensors, str(temporary), metadata=metadata)
+    temporary.replace(path)
+
+
+def read_weights_metadata(path: Path) -> dict[str, str]:
+    """The metadata block of a weights file, without loading the tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with path.open("rb") as handle:
+            header_size = int.from_bytes(handle.read(8), "little")
+            if not 0 < header_size < 100_000_000:
+                raise ValueError("bad header size")
+            header = json.loads(handle.read(header_size))
+        metadata = header.get("__metadata__") or {}
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"{path.name} is not a valid safetensors weights file ({error})") from error
+    if metadata.get(_FORMAT_KEY) != _FORMAT or _CONFIG_KEY not in metadata:
+        raise WeightsError(f"{path.name} is a safetensors file but not PConv Studio weights (no architecture in it)")
+    return metadata
+
+
+def load_weights(path: Path, map_location: str | torch.device = "cpu") -> tuple[PConvUNet, dict[str, str]]:
+    """Build the network named in the file's metadata and load its weights; returns (model in eval mode, metadata)."""
+    path = Path(path)
+    metadata = read_weights_metadata(path)
+    try:
+        config = UNetConfig.from_json(metadata[_CONFIG_KEY])
+    except (ValueError, TypeError, KeyError) as error:
+        raise WeightsError(f"{path.name}: the architecture in its metadata is invalid ({error})") from error
+    try:
+        tensors = load_file(str(path), device=str(map_location))
+    except Exception as error:  # safetensors raises its own error type, whose name differs between versions
+        raise WeightsError(f"{path.name} is corrupt: {error}") from error
+    model = PConvUNet(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong_shape = sorted(k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape)
+    if missing or unexpected or wrong_shape:
+        raise WeightsError(
+            f"{path.name} does not match its architecture {config.name!r}: "
+            f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong_shape)} wrongly shaped tensors"
+        )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    model.to(map_location).eval()
+    log.info("loaded %s (%s, %d tensors)", path.name, config.name, len(tensors))
+    return model, metadata

@@ -1,0 +1,40 @@
+"""Where the bundled weights and resources are, whether we run from a checkout, an installed wheel or a frozen
+(PyInstaller) bundle. Each layout puts the two folders somewhere else; this is the one place that knows."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["data_folder", "default_weights_path", "DEFAULT_WEIGHTS_NAME"]
+
+DEFAULT_WEIGHTS_NAME = "pconv_compact.safetensors"
+
+
+def _candidates(name: str) -> list[Path]:
+    package = Path(__file__).resolve().parent
+    found = []
+    override = os.environ.get("PCONV_STUDIO_DATA")
+    if override:
+        found.append(Path(override) / name)
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        found.append(Path(bundle) / name)
+    found.append(package / "_data" / name)  # installed wheel (see pyproject's force-include)
+    found.append(package.parent / name)  # source checkout or editable install
+    return found
+
+
+def data_folder(name: str) -> Path:
+    """The `weights` or `resources` folder; the first candidate that exists, else the checkout's path."""
+    candidates = _candidates(name)
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return candidates[-1]
+
+
+def default_weights_path() -> Path:
+    """The shipped model. It may not exist yet (before training): the engine says so."""
+    return data_folder("weights") / DEFAULT_WEIGHTS_NAME

@@ -1,0 +1,94 @@
+"""The U-Net: shapes for any size, and geometry-only propagation equal to the network's own masks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from pconv_studio.model import PConvUNet, UNetConfig, get_preset, layer_specs, propagate_masks
+
+from .support import TINY_CONFIG
+
+
+@pytest.mark.parametrize("height, width", [(37, 53), (64, 64), (101, 30)])
+def test_output_has_the_input_size_and_stages_halve(height, width):
+    torch.manual_seed(0)
+    net = PConvUNet(TINY_CONFIG).eval()
+    image = torch.rand(2, 3, height, width)
+    valid = (torch.rand(2, 1, height, width) > 0.3).float()
+    with torch.no_grad():
+        out = net(image, valid)
+    assert out.image.shape == image.shape
+    multiple = 2 ** TINY_CONFIG.levels
+    padded = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+    levels = TINY_CONFIG.levels
+    expected_sizes = [(padded[0] >> (i + 1), padded[1] >> (i + 1)) for i in range(levels)]
+    expected_sizes += [(padded[0] >> i, padded[1] >> i) for i in range(levels - 1, -1, -1)]
+    assert [tuple(m.shape[-2:]) for m in out.stage_masks] == expected_sizes
+    assert out.stage_names == ["enc1", "enc2", "enc3", "enc4", "dec4", "dec3", "dec2", "dec1"]
+
+
+def test_paper_preset_matches_the_paper():
+    config = get_preset("paper")
+    params = sum(p.numel() for p in PConvUNet(config).parameters())
+    assert 32e6 < params < 34e6  # "about 33 M"
+    specs = layer_specs(config)
+    assert [s.kernel for s in specs[:8]] == [7, 5, 5, 3, 3, 3, 3, 3]
+    assert [s.out_channels for s in specs[8:]] == [512, 512, 512, 512, 256, 128, 64, 3]
+    assert not specs[0].batch_norm and all(s.batch_norm for s in specs[1:15]) and not specs[15].batch_norm
+
+
+@pytest.mark.parametrize("preset", ["compact", "paper"])
+def test_propagation_equals_the_network_stages(preset):
+    torch.manual_seed(1)
+    config = get_preset(preset)
+    net = PConvUNet(config).eval()
+    rng = np.random.default_rng(2)
+    hole = np.zeros((150, 211), np.uint8)
+    for _ in range(6):
+        cv2.line(hole, tuple(int(v) for v in rng.integers(0, 150, 2)), tuple(int(v) for v in rng.integers(0, 211, 2)), 1, 25)
+    valid = torch.from_numpy(1.0 - hole.astype(np.float32))[None, None]
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 150, 211), valid)
+    geometry = propagate_masks(valid[0, 0], config)
+    assert len(geometry) == len(out.stage_masks)
+    for from_geometry, from_network in zip(geometry, out.stage_masks):
+        assert torch.equal(from_geometry, from_network)
+
+
+def _hole_fraction(mask: torch.Tensor) -> float:
+    return float((mask == 0).float().mean())
+
+
+@pytest.mark.parametrize("shape", ["square", "strokes"])
+def test_a_half_hole_shrinks_monotonically_and_is_gone_at_the_bottleneck(shape):
+    config = get_preset("paper")
+    size = 512
+    if shape == "square":
+        side = int(round(size * 0.5**0.5))
+        hole = np.zeros((size, size), bool)
+        start = (size - side) // 2
+        hole[start:start + side, start:start + side] = True
+    else:
+        rng = np.random.default_rng(4)
+        canvas = np.zeros((size, size), np.uint8)
+        while canvas.mean() < 0.5:
+            points = rng.integers(0, size, (2, 2))
+            cv2.line(canvas, tuple(map(int, points[0])), tuple(map(int, points[1])), 1, int(rng.integers(20, 60)))
+        hole = canvas.astype(bool)
+    assert 0.49 < hole.mean() < 0.6
+    stages = propagate_masks(torch.from_numpy(~hole).float(), config)
+    fractions = [_hole_fraction(m) for m in stages[: config.levels]]
+    assert all(later <= earlier for earlier, later in zip(fractions, fractions[1:]))
+    assert fractions[-1] == 0.0
+    assert all(_hole_fraction(m) == 0.0 for m in stages[config.levels:])
+
+
+def test_config_round_trips_and_validates():
+    assert UNetConfig.from_json(TINY_CONFIG.to_json()) == TINY_CONFIG
+    with pytest.raises(ValueError):
+        UNetConfig(name="bad", encoder_channels=(8, 16), encoder_kernels=(3,))
+    with pytest.raises(ValueError):
+        UNetConfig(name="bad", encoder_channels=(8, 16), encoder_kernels=(3, 4))

@@ -1,0 +1,73 @@
+"""Weights files: self-describing, and every broken file is a clear WeightsError."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from pconv_studio.errors import WeightsError
+from pconv_studio.model import PConvUNet, load_weights, save_weights
+
+from .support import TINY_CONFIG, make_weights
+
+
+def test_round_trip_restores_config_and_tensors(tmp_path):
+    torch.manual_seed(0)
+    net = PConvUNet(TINY_CONFIG)
+    save_weights(net, tmp_path / "w.safetensors", extra={"steps": "12"})
+    loaded, metadata = load_weights(tmp_path / "w.safetensors")
+    assert loaded.config == TINY_CONFIG and metadata["steps"] == "12"
+    for name, tensor in net.state_dict().items():
+        assert torch.equal(tensor, loaded.state_dict()[name])
+    assert not loaded.training
+
+
+def test_half_precision_files_load_as_float32(tmp_path):
+    make_weights(tmp_path / "w.safetensors")
+    net = PConvUNet(TINY_CONFIG)
+    save_weights(net, tmp_path / "h.safetensors", half=True)
+    loaded, _ = load_weights(tmp_path / "h.safetensors")
+    weight = loaded.layers[0].conv.weight
+    assert weight.dtype == torch.float32
+    assert torch.allclose(weight, net.layers[0].conv.weight, rtol=1e-3, atol=1e-4)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_weights(tmp_path / "nope.safetensors")
+
+
+def test_corrupt_file(tmp_path):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(b"\x00garbage" * 50)
+    with pytest.raises(WeightsError, match="not a valid safetensors"):
+        load_weights(path)
+
+
+def test_truncated_file(tmp_path):
+    path = make_weights(tmp_path / "w.safetensors")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="corrupt"):
+        load_weights(path)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(path))
+    with pytest.raises(WeightsError, match="not PConv Studio weights"):
+        load_weights(path)
+
+
+def test_mismatched_architecture(tmp_path):
+    path = make_weights(tmp_path / "w.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    tensors["layers.0.conv.weight"] = torch.zeros(3, 3, 3, 3)
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(WeightsError, match="does not match"):
+        load_weights(path)
