@@ -93,3 +93,14 @@ def test_mask_files_white_is_hole(tmp_path):
     colour[1, 1, 2] = 7  # any non-zero channel counts as hole
     save_image(tmp_path / "c.png", colour)
     assert load_mask(tmp_path / "c.png").sum() == 1
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        save_image(tmp_path / "x.png", gradient_image(4, 4))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o644

@@ -25,11 +25,16 @@ def _subcommand(name: str) -> ModuleType:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """The package's log goes to this run's stderr; calling again (tests, the app) replaces, never duplicates."""
+    logger = logging.getLogger("pconv_studio")
+    for handler in [h for h in logger.handlers if getattr(h, "pconv_cli", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.pconv_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
 
 
 def build_parser() -> argparse.ArgumentParser:

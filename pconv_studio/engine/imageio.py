@@ -109,6 +109,12 @@ def _encode(path: Path, pixels: np.ndarray, jpeg_quality: int) -> np.ndarray:
     return encoded
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> None:
     """Encode by the suffix and write atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
@@ -123,6 +129,7 @@ def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> 
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(encoded.tobytes())
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; a saved photo gets the usual mode
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)

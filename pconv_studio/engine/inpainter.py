@@ -232,7 +232,7 @@ class Inpainter:
         check_mask_matches(pixels, hole)
         hole = hole.astype(bool, copy=False)
         if not hole.any():
-            log.warning("the mask has no hole: the image is returned unchanged")
+            log.info("the mask has no hole: the image is returned unchanged")
             return InpaintResult(pixels.copy(), [], device=self.device_description,
                                  notices=["the mask is empty: nothing to fill"])
         if hole.all():

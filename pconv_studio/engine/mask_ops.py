@@ -1,0 +1,267 @@
+"""Hole-mask operations for the editor, and the per-layer masks the propagation panel shows. numpy/OpenCV, no Qt.
+
+Conventions: masks are bool HxW, True = hole. Points are (x, y) in image coordinates: x to the right, y down, and
+pixel (row r, column c) covers [c, c+1) x [r, r+1), so its centre is (c + 0.5, r + 0.5). A shape covers a pixel when
+it covers the pixel's centre. Editing functions change the mask in place and return the `Region` they may have
+changed (None when nothing could change), so the document can record just that box for undo.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from ..model import UNetConfig, layer_specs, propagate_masks
+from .inpainter import InpaintResult, Region, ResolutionConfig, plan_regions
+
+__all__ = [
+    "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear", "fill_polygon",
+    "fill_rectangle", "grow", "invert", "largest_region", "network_crop_size", "network_hole", "paint_capsule",
+    "propagated_stages", "region_slices", "shrink", "stages_from_result",
+]
+
+Point = tuple[float, float]
+
+
+def region_slices(region: Region) -> tuple[slice, slice]:
+    return slice(region.top, region.bottom), slice(region.left, region.right)
+
+
+def _clipped(shape: tuple[int, ...], top: float, left: float, bottom: float, right: float) -> Region | None:
+    """The pixels whose centres may lie in [left, right] x [top, bottom], clipped to the mask; None if none."""
+    height, width = shape[:2]
+    region = Region(
+        max(0, math.floor(top - 0.5)), max(0, math.floor(left - 0.5)),
+        min(height, math.ceil(bottom + 0.5)), min(width, math.ceil(right + 0.5)),
+    )
+    return region if region.height > 0 and region.width > 0 else None
+
+
+def _pixel_centres(region: Region) -> tuple[np.ndarray, np.ndarray]:
+    """Column vector of y and row vector of x of the pixel centres in `region`."""
+    ys = np.arange(region.top, region.bottom, dtype=np.float64)[:, None] + 0.5
+    xs = np.arange(region.left, region.right, dtype=np.float64)[None, :] + 0.5
+    return ys, xs
+
+
+def paint_capsule(mask: np.ndarray, start: Point, end: Point, radius: float, value: bool = True) -> Region | None:
+    """Set every pixel within `radius` of the segment start-end (a round brush dragged from start to end)."""
+    (x0, y0), (x1, y1) = start, end
+    region = _clipped(mask.shape, min(y0, y1) - radius, min(x0, x1) - radius,
+                      max(y0, y1) + radius, max(x0, x1) + radius)
+    if region is None:
+        return None
+    ys, xs = _pixel_centres(region)
+    dx, dy = x1 - x0, y1 - y0
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else np.clip(((xs - x0) * dx + (ys - y0) * dy) / length2, 0.0, 1.0)
+    inside = (xs - (x0 + t * dx)) ** 2 + (ys - (y0 + t * dy)) ** 2 <= radius * radius
+    mask[region_slices(region)][inside] = value
+    return region
+
+
+def fill_rectangle(mask: np.ndarray, corner: Point, opposite: Point, value: bool = True) -> Region | None:
+    """Set the pixels whose centres lie in the axis-aligned rectangle spanned by two corners."""
+    left, right = sorted((corner[0], opposite[0]))
+    top, bottom = sorted((corner[1], opposite[1]))
+    region = _clipped(mask.shape, top, left, bottom, right)
+    if region is None:
+        return None
+    ys, xs = _pixel_centres(region)
+    inside = (ys >= top) & (ys <= bottom) & (xs >= left) & (xs <= right)
+    mask[region_slices(region)][inside] = value
+    return region
+
+
+_ROWS_PER_CHUNK = 256  # bounds the rows x edges crossing table of a long lasso
+
+
+def fill_polygon(mask: np.ndarray, points: Sequence[Point], value: bool = True) -> Region | None:
+    """Set the pixels whose centres lie inside the closed polygon (a lasso; even-odd rule, so a lasso that
+    crosses itself leaves the overlap out); fewer than 3 points fill nothing."""
+    if len(points) < 3:
+        return None
+    vertices = np.asarray(points, dtype=np.float64)
+    region = _clipped(mask.shape, vertices[:, 1].min(), vertices[:, 0].min(),
+                      vertices[:, 1].max(), vertices[:, 0].max())
+    if region is None:
+        return None
+    x0, y0 = vertices[:, 0], vertices[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    target = mask[region_slices(region)]
+    for top in range(region.top, region.bottom, _ROWS_PER_CHUNK):
+        ys, _ = _pixel_centres(Region(top, 0, min(top + _ROWS_PER_CHUNK, region.bottom), 0))
+        crosses = (y0 > ys) != (y1 > ys)  # rows x edges: the edge spans this row's centre line
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xs = x0 + (ys - y0) * (x1 - x0) / (y1 - y0)
+        rows, edges = np.nonzero(crosses)
+        # a crossing at x flips inside/outside for every pixel whose centre lies to its right
+        first_right = np.clip(np.floor(xs[rows, edges] - 0.5).astype(np.int64) + 1 - region.left, 0, region.width)
+        flips = np.zeros((ys.shape[0], region.width + 1), np.int32)
+        np.add.at(flips, (rows, first_right), 1)
+        inside = (np.cumsum(flips[:, :-1], axis=1) & 1).astype(bool)
+        target[top - region.top:top - region.top + ys.shape[0]][inside] = value
+    return region
+
+
+def _disc(radius: int) -> np.ndarray:
+    """A Euclidean disc of the given radius in pixels, as an OpenCV structuring element."""
+    ys, xs = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return (xs * xs + ys * ys <= radius * radius).astype(np.uint8)
+
+
+def grow(mask: np.ndarray, pixels: int) -> None:
+    """Add every pixel within `pixels` of the hole (Euclidean distance between centres)."""
+    if pixels > 0:
+        mask[:] = cv2.dilate(mask.view(np.uint8), _disc(pixels)).astype(bool)
+
+
+def shrink(mask: np.ndarray, pixels: int) -> None:
+    """Keep only the hole pixels farther than `pixels` from valid ones; the image border does not count as valid."""
+    if pixels > 0:
+        eroded = cv2.erode(mask.view(np.uint8), _disc(pixels), borderType=cv2.BORDER_CONSTANT, borderValue=1)
+        mask[:] = eroded.astype(bool)
+
+
+def invert(mask: np.ndarray) -> None:
+    np.logical_not(mask, out=mask)
+
+
+def clear(mask: np.ndarray) -> None:
+    mask[:] = False
+
+
+def bounding_region(mask: np.ndarray) -> Region | None:
+    """The bounding box of the True pixels, or None."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    columns = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
+    return Region(int(rows[0]), int(columns[0]), int(rows[-1]) + 1, int(columns[-1]) + 1)
+
+
+def changed_region(before: np.ndarray, after: np.ndarray) -> Region | None:
+    """The bounding box of the pixels that differ, or None."""
+    changed = before != after
+    return bounding_region(changed.any(axis=2) if changed.ndim == 3 else changed)
+
+
+# --- What the network sees: the per-layer masks of the propagation panel ---------------------------------------
+
+
+@dataclass(frozen=True)
+class StageMask:
+    """The hole after one layer, cropped to the part of the layer's map that covers the photo (not the padding)."""
+
+    name: str
+    hole: np.ndarray  # bool, True = hole
+    stride: int  # network input pixels per pixel of this map
+
+    @property
+    def hole_percent(self) -> float:
+        return 100.0 * float(self.hole.mean())
+
+
+@dataclass(frozen=True)
+class StageStack:
+    """Every layer's hole for one crop of the photo (the largest hole group), as the panel shows it."""
+
+    stages: tuple[StageMask, ...]
+    region: Region  # the crop, in photo pixels
+    network_size: tuple[int, int]  # (height, width) of the crop as the network sees it, before padding
+    from_network: bool  # True: the masks a fill computed; False: predicted from the geometry while painting
+
+    @property
+    def first_clear_index(self) -> int | None:
+        """The first layer with no hole left, if any."""
+        return next((i for i, stage in enumerate(self.stages) if not stage.hole.any()), None)
+
+    def network_mask(self, index: int) -> np.ndarray:
+        """Layer `index`'s hole upsampled with nearest neighbour to the network's input size (without padding)."""
+        stage = self.stages[index]
+        height, width = self.network_size
+        return np.repeat(np.repeat(stage.hole, stage.stride, axis=0), stage.stride, axis=1)[:height, :width]
+
+    def photo_mask(self, index: int) -> np.ndarray:
+        """Layer `index`'s hole upsampled with nearest neighbour to the crop's size in photo pixels."""
+        full = self.network_mask(index)
+        if full.shape == (self.region.height, self.region.width):
+            return full
+        size = (self.region.width, self.region.height)
+        scaled = cv2.resize(np.ascontiguousarray(full).view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        return scaled.astype(bool)
+
+
+def largest_region(hole: np.ndarray, resolution: ResolutionConfig) -> Region | None:
+    """The crop whose stages the engine reports: the largest of its planned regions."""
+    regions = plan_regions(hole, resolution)
+    return max(regions, key=lambda r: r.height * r.width) if regions else None
+
+
+def network_crop_size(region: Region, working_size: int) -> tuple[int, int]:
+    """(height, width) of `region` once scaled to fit the working size, as the engine scales it."""
+    scale = min(1.0, working_size / max(region.height, region.width))
+    if scale == 1.0:
+        return region.height, region.width
+    return max(1, round(region.height * scale)), max(1, round(region.width * scale))
+
+
+def network_hole(hole: np.ndarray, region: Region, working_size: int) -> np.ndarray:
+    """The crop's hole at the network's size; a small pixel is hole if any photo pixel under it is (as the engine)."""
+    crop = hole[region_slices(region)]
+    height, width = network_crop_size(region, working_size)
+    if (height, width) == crop.shape:
+        return crop.copy()
+    return cv2.resize(crop.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) > 0
+
+
+def _strides(config: UNetConfig) -> list[int]:
+    """Input pixels per map pixel after each layer: encoders halve the map, decoders double it."""
+    strides, stride = [], 1
+    for spec in layer_specs(config):
+        stride = stride // 2 if spec.upsample else stride * spec.stride
+        strides.append(stride)
+    return strides
+
+
+def _stack(names: Sequence[str], holes: Sequence[np.ndarray], config: UNetConfig, region: Region,
+           size: tuple[int, int], from_network: bool) -> StageStack:
+    stages = []
+    for name, hole, stride in zip(names, holes, _strides(config)):
+        rows, columns = -(-size[0] // stride), -(-size[1] // stride)
+        stages.append(StageMask(name, np.ascontiguousarray(hole[:rows, :columns]), stride))
+    return StageStack(tuple(stages), region, size, from_network)
+
+
+def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: ResolutionConfig) -> StageStack | None:
+    """The stages a fill of `hole` would go through, from the geometry alone (no weights); None without a hole."""
+    region = largest_region(hole, resolution) if hole.any() else None
+    if region is None:
+        return None
+    small = network_hole(hole, region, resolution.working_size)
+    valid = torch.from_numpy((~small).astype(np.float32))
+    maps = [(stage[0, 0] == 0).numpy() for stage in propagate_masks(valid, config)]
+    names = [spec.name for spec in layer_specs(config)]
+    return _stack(names, maps, config, region, small.shape, from_network=False)
+
+
+def stages_from_result(result: InpaintResult, config: UNetConfig, resolution: ResolutionConfig) -> StageStack | None:
+    """The stages a fill computed (its largest region). The working size may have been halved after running out
+    of GPU memory: the one whose padded size matches the network's output is the one used."""
+    if not result.regions or not result.stage_masks:
+        return None
+    region = max(result.regions, key=lambda r: r.height * r.width)
+    padded = result.stage_masks[-1].shape  # the last decoder layer works at the input's (padded) size
+    multiple = config.size_multiple
+    working_size = resolution.working_size
+    while working_size >= 16:
+        size = network_crop_size(region, working_size)
+        if (-(-size[0] // multiple) * multiple, -(-size[1] // multiple) * multiple) == padded:
+            return _stack(result.stage_names, result.stage_masks, config, region, size, from_network=True)
+        working_size //= 2
+    return None

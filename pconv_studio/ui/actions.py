@@ -1,0 +1,168 @@
+"""The window's actions, menus and tool bar in one place: every shortcut of the app is listed here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QLabel, QMessageBox, QSpinBox, QToolBar
+
+from .canvas import MAX_BRUSH, MIN_BRUSH
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+__all__ = ["DEVICES", "WindowActions", "install_actions"]
+
+DEVICES = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA GPU"), ("mps", "Apple GPU (MPS)"))
+SHORTCUTS = """\
+Brush B · Eraser E (or the right button) · Rectangle R · Lasso L
+Brush size [ and ], or Alt+wheel
+Zoom: wheel at the cursor · Fit Ctrl+0 · 100% Ctrl+1 · Pan: Space+drag or the middle button
+Inpaint Ctrl+Enter · Cancel Esc · Before/after: hold Tab or \\, or toggle with O
+Undo Ctrl+Z · Redo Ctrl+Shift+Z or Ctrl+Y · Invert mask Ctrl+I · Clear mask Ctrl+D
+Grow mask Ctrl+Alt+G · Shrink mask Ctrl+Alt+H
+Open Ctrl+O · Paste Ctrl+V · Save Ctrl+S · Save as Ctrl+Shift+S · Copy result Ctrl+C"""
+TOOL_KEYS = (("brush", "&Brush", "B"), ("eraser", "&Eraser", "E"), ("rectangle", "&Rectangle", "R"),
+             ("lasso", "&Lasso", "L"))
+
+
+@dataclass
+class WindowActions:
+    open: QAction
+    recent_menu: object
+    paste: QAction
+    save: QAction
+    save_as: QAction
+    copy: QAction
+    undo: QAction
+    redo: QAction
+    inpaint: QAction
+    cancel: QAction
+    auto_run: QAction
+    show_original: QAction
+    tools: dict[str, QAction]
+    devices: dict[str, QAction]
+    document_actions: list[QAction]  # enabled only with a photo open
+    brush_spin: QSpinBox
+
+
+def _action(window: "MainWindow", text: str, slot: Callable | None = None, shortcut: object = None,
+            tip: str = "", checkable: bool = False) -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        shortcuts = shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(f"{tip} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+                          if shortcut is not None else tip)
+    action.setCheckable(checkable)
+    if slot is not None:
+        (action.toggled if checkable else action.triggered).connect(slot)
+    return action
+
+
+def install_actions(window: "MainWindow") -> WindowActions:
+    """Create the actions, fill the menu bar and the tool bar, and return the actions the window updates."""
+    w = window
+    menus = w.menuBar()
+    file_menu = menus.addMenu("&File")
+    open_action = _action(w, "&Open…", w.open_dialog, QKeySequence.StandardKey.Open, "Open a photo")
+    paste = _action(w, "&Paste image", w.paste_image, QKeySequence.StandardKey.Paste, "Open the clipboard's image")
+    save = _action(w, "&Save result", w.save, QKeySequence.StandardKey.Save, "Save the result")
+    save_as = _action(w, "Save result &as…", w.save_as, "Ctrl+Shift+S", "Save the result under a new name")
+    copy = _action(w, "&Copy result", w.copy_result, QKeySequence.StandardKey.Copy, "Copy the result")
+    quality = _action(w, "&JPEG quality…", w.ask_jpeg_quality, tip="Quality of JPEG and WebP files written")
+    import_mask = _action(w, "&Import mask…", w.import_mask_dialog, tip="Load a mask image (white = hole)")
+    export_mask = _action(w, "E&xport mask…", w.export_mask_dialog, tip="Save the mask (white = hole)")
+    file_menu.addAction(open_action)
+    recent_menu = file_menu.addMenu("Open &recent")
+    file_menu.addAction(paste)
+    file_menu.addSeparator()
+    for action in (save, save_as, copy, quality):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    file_menu.addAction(import_mask)
+    file_menu.addAction(export_mask)
+    file_menu.addSeparator()
+    file_menu.addAction(_action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit))
+
+    edit_menu = menus.addMenu("&Edit")
+    undo = _action(w, "&Undo", w.editor.undo, "Ctrl+Z", "Undo")
+    redo = _action(w, "&Redo", w.editor.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
+    invert = _action(w, "&Invert mask", w.editor.invert, "Ctrl+I", "Swap hole and kept pixels")
+    clear = _action(w, "&Clear mask", w.editor.clear, "Ctrl+D", "Remove the whole mask")
+    grow = _action(w, "&Grow mask…", lambda: w.resize_mask(grow=True), "Ctrl+Alt+G", "Widen the hole by N px")
+    shrink = _action(w, "&Shrink mask…", lambda: w.resize_mask(grow=False), "Ctrl+Alt+H", "Narrow the hole by N px")
+    for action in (undo, redo, None, invert, clear, grow, shrink):
+        edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
+
+    tool_menu = menus.addMenu("&Tools")
+    group = QActionGroup(w)
+    tools = {}
+    for name, text, key in TOOL_KEYS:
+        tools[name] = _action(w, text, None, key, f"{text.replace('&', '')} tool", checkable=True)
+        tools[name].triggered.connect(lambda _=False, tool=name: w.set_tool(tool))
+        group.addAction(tools[name])
+        tool_menu.addAction(tools[name])
+    tool_menu.addSeparator()
+    smaller = _action(w, "S&maller brush", lambda: w.canvas.step_brush_size(-1), "[", "Smaller brush")
+    larger = _action(w, "Lar&ger brush", lambda: w.canvas.step_brush_size(1), "]", "Larger brush")
+    tool_menu.addAction(smaller)
+    tool_menu.addAction(larger)
+
+    run_menu = menus.addMenu("&Inpaint")
+    inpaint = _action(w, "&Inpaint", w.run_inpaint, ["Ctrl+Return", "Ctrl+Enter"], "Fill the hole")
+    cancel = _action(w, "&Cancel", w.inpaint.cancel, "Esc", "Stop the fill and keep the mask")
+    auto_run = _action(w, "Fill after each &stroke", w.set_auto_run, tip="Fill whenever a stroke ends",
+                       checkable=True)
+    for action in (inpaint, cancel, auto_run):
+        run_menu.addAction(action)
+    device_menu = run_menu.addMenu("&Device")
+    device_group = QActionGroup(w)
+    devices = {}
+    for name, text in DEVICES:
+        devices[name] = _action(w, text, checkable=True)
+        devices[name].triggered.connect(lambda _=False, device=name: w.choose_device(device))
+        device_group.addAction(devices[name])
+        device_menu.addAction(devices[name])
+
+    view_menu = menus.addMenu("&View")
+    show_original = _action(w, "Show &original", w.set_showing_original, "O",
+                            "Before/after: show the untouched photo (or hold Tab or \\)", checkable=True)
+    view_menu.addAction(_action(w, "&Fit to window", w.canvas.fit, "Ctrl+0"))
+    view_menu.addAction(_action(w, "&Actual pixels (100%)", w.canvas.actual_size, "Ctrl+1"))
+    view_menu.addAction(_action(w, "Zoom &in", lambda: w.canvas.zoom_by(1.25), ["Ctrl+=", "Ctrl++"]))
+    view_menu.addAction(_action(w, "Zoom o&ut", lambda: w.canvas.zoom_by(0.8), "Ctrl+-"))
+    view_menu.addSeparator()
+    view_menu.addAction(show_original)
+    view_menu.addAction(w.panel.toggleViewAction())
+    help_menu = menus.addMenu("&Help")
+    help_menu.addAction(_action(w, "&Keyboard shortcuts", lambda: QMessageBox.information(
+        w, "Keyboard shortcuts", SHORTCUTS)))
+
+    brush_spin = QSpinBox()
+    brush_spin.setRange(MIN_BRUSH, MAX_BRUSH)
+    brush_spin.setSuffix(" px")
+    brush_spin.setToolTip("Brush size ([ and ], or Alt+wheel)")
+    brush_spin.valueChanged.connect(w.canvas.set_brush_size)
+    bar = QToolBar("Tools")
+    bar.setObjectName("toolBar")
+    bar.setMovable(False)
+    for action in (open_action, save, None, undo, redo, None, *tools.values()):
+        bar.addSeparator() if action is None else bar.addAction(action)
+    bar.addWidget(QLabel("  Size "))
+    bar.addWidget(brush_spin)
+    bar.addSeparator()
+    for action in (inpaint, cancel, auto_run, None, show_original):
+        bar.addSeparator() if action is None else bar.addAction(action)
+    bar.widgetForAction(inpaint).setStyleSheet(
+        "QToolButton { font-weight: bold; padding: 3px 12px; color: white; background: #2f6fd6; border-radius: 4px; }"
+        "QToolButton:disabled { background: palette(mid); color: palette(light); }")
+    w.addToolBar(bar)
+    document_actions = [save, save_as, copy, import_mask, export_mask, invert, clear, grow, shrink, show_original,
+                        *tools.values()]
+    return WindowActions(open_action, recent_menu, paste, save, save_as, copy, undo, redo, inpaint, cancel,
+                         auto_run, show_original, tools, devices, document_actions, brush_spin)

@@ -1,0 +1,85 @@
+"""Every question and message box the window asks, in one replaceable object.
+
+The window never opens a dialog itself: it asks its `Dialogs`. Scripted runs (`--quit`) and tests use
+`ScriptedDialogs`, which never blocks: errors are logged and recorded, questions get fixed answers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from ..engine.imageio import SUPPORTED_SUFFIXES
+
+__all__ = ["Dialogs", "IMAGE_FILTER", "ScriptedDialogs"]
+
+log = logging.getLogger(__name__)
+
+IMAGE_FILTER = "Images ({});;All files (*)".format(" ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES))
+PNG_FILTER = "PNG images (*.png)"
+
+
+class Dialogs:
+    """The real dialogs. Errors use a window-modal box that does not block the caller."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def show_error(self, title: str, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self.parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, returns at once
+
+    def confirm_discard(self, question: str) -> bool:
+        answer = QMessageBox.question(
+            self.parent, "Unsaved work", question,
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
+    def open_image(self, folder: str, title: str = "Open photo") -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, title, folder, IMAGE_FILTER)
+        return path or None
+
+    def save_image(self, suggested: str, title: str = "Save result") -> str | None:
+        """Qt's dialog asks before replacing an existing file, so nothing is overwritten silently."""
+        path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, IMAGE_FILTER)
+        return path or None
+
+    def save_mask(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Export mask", suggested, PNG_FILTER)
+        return path or None
+
+    def choose_folder(self, folder: str, title: str) -> str | None:
+        return QFileDialog.getExistingDirectory(self.parent, title, folder) or None
+
+    def ask_int(self, title: str, label: str, value: int, low: int, high: int) -> int | None:
+        number, ok = QInputDialog.getInt(self.parent, title, label, value, low, high)
+        return number if ok else None
+
+
+class ScriptedDialogs:
+    """No dialogs at all: for `--quit` runs and tests. Errors are kept in `errors`; answers are preset."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.discard = True  # answer to "discard unsaved work?"
+        self.paths: list[str] = []  # answers to file questions, in order; None when empty
+        self.numbers: list[int] = []
+
+    def show_error(self, title: str, message: str) -> None:
+        self.errors.append(message)
+
+    def confirm_discard(self, question: str) -> bool:
+        log.info("%s -> %s", question, "discard" if self.discard else "keep")
+        return self.discard
+
+    def _next_path(self, *args: object) -> str | None:
+        return self.paths.pop(0) if self.paths else None
+
+    open_image = save_image = save_mask = choose_folder = _next_path
+
+    def ask_int(self, title: str, label: str, value: int, low: int, high: int) -> int | None:
+        return self.numbers.pop(0) if self.numbers else None

@@ -1,0 +1,525 @@
+"""The main window: wires the document, the canvas, the panel, the fill worker and the files together.
+
+Errors from anywhere reach the user through `report_error` only: a status message, a log line, the
+`errorReported` signal, and a dialog from the window's `Dialogs` (which never blocks in scripted runs and tests).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QUndoStack
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QWidget
+
+from ..engine import Inpainter, load_image, load_mask, save_image, save_mask
+from ..engine.document import Change, Document
+from ..engine.imageio import SUPPORTED_SUFFIXES
+from ..engine.mask_ops import StageStack, stages_from_result
+from ..errors import PConvError
+from ..model import get_preset
+from ..paths import data_folder
+from .actions import install_actions
+from .canvas import CanvasView
+from .commands import DocumentEditor
+from .dialogs import Dialogs
+from .image_convert import pixels_to_qimage, qimage_to_pixels
+from .propagation import PropagationController
+from .settings import AppSettings
+from .stages_panel import StagesPanel, export_stages
+from .worker import EngineFactory, InpaintController
+
+__all__ = ["MainWindow"]
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "PConv Studio"
+SHIPPED_ARCHITECTURE = "compact"  # what the panel predicts with before (or without) a trained model
+
+
+class MainWindow(QMainWindow):
+    errorReported = Signal(str)
+    fillApplied = Signal()
+    stagesShown = Signal(object)  # the StageStack now in the panel, or None
+
+    def __init__(self, settings: AppSettings, dialogs: object | None = None,
+                 engine_factory: EngineFactory = Inpainter, weights: str | None = None, device: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.dialogs = dialogs if dialogs is not None else Dialogs(self)
+        self.document: Document | None = None
+        self._unsubscribe = None
+        self._deferred_fill: tuple[object, object] | None = None  # a result that arrived mid-stroke
+        self._showing_network_stages = False
+        self._unavailable_reason = "the model is still loading"
+        self.device = device or settings.device  # as the user asked for it: "auto", "cpu", "cuda", ...
+        self._requested_device = self.device
+        self.setWindowTitle(APP_TITLE)
+        icon = data_folder("resources") / "icon.png"
+        if icon.is_file():
+            self.setWindowIcon(QIcon(str(icon)))
+        self.setAcceptDrops(True)
+
+        self.undo_stack = QUndoStack(self)
+        self.editor = DocumentEditor(self.undo_stack, self)
+        self.canvas = CanvasView(self)
+        self.setCentralWidget(self.canvas)
+        self.panel = StagesPanel(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
+        self.inpaint = InpaintController(engine_factory, self)
+        self.propagation = PropagationController(self._current_hole, self)
+        self.propagation.set_geometry(get_preset(SHIPPED_ARCHITECTURE), self.propagation.resolution)
+        self.menu_actions = install_actions(self)
+        self._build_status_bar()
+        self._connect()
+        self._restore_settings()
+        self._set_document(None)
+        self._update_inpaint_enabled()
+        self.inpaint.load(weights, self.device)
+
+    # --- construction --------------------------------------------------------------------------------------------
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(160)
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setVisible(False)
+        self.model_label = QLabel("model: loading…")
+        self.device_label = QLabel("")
+        self.run_label = QLabel("no fill yet")
+        for widget in (self.progress_bar, self.model_label, self.device_label, self.run_label):
+            widget.setContentsMargins(6, 0, 6, 0)
+            bar.addPermanentWidget(widget)
+
+    def _connect(self) -> None:
+        canvas, editor, inpaint = self.canvas, self.editor, self.inpaint
+        canvas.strokeStarted.connect(self._on_stroke_started)
+        canvas.strokeMoved.connect(editor.continue_stroke)
+        canvas.strokeFinished.connect(self._on_stroke_finished)
+        canvas.rectangleDrawn.connect(editor.fill_rectangle)
+        canvas.lassoDrawn.connect(editor.fill_lasso)
+        canvas.brushSizeChanged.connect(self._on_brush_size_changed)
+        canvas.compareHeld.connect(self._on_compare_held)
+        editor.holePainted.connect(self._on_hole_painted)
+        self.undo_stack.canUndoChanged.connect(self.menu_actions.undo.setEnabled)
+        self.undo_stack.canRedoChanged.connect(self.menu_actions.redo.setEnabled)
+        for action in (self.menu_actions.undo, self.menu_actions.redo, self.menu_actions.cancel):
+            action.setEnabled(False)
+        inpaint.ready.connect(self._on_engine_ready)
+        inpaint.unavailable.connect(self._on_engine_unavailable)
+        inpaint.notice.connect(self._show_notice)
+        inpaint.busyChanged.connect(self._on_busy_changed)
+        inpaint.progressed.connect(self._on_progress)
+        inpaint.finished.connect(self._on_fill_finished)
+        inpaint.failed.connect(lambda message: self.report_error(f"The fill failed: {message}"))
+        inpaint.cancelled.connect(self._on_fill_cancelled)
+        inpaint.deviceChanged.connect(self._on_device_changed)
+        inpaint.deviceFailed.connect(self._on_device_failed)
+        self.propagation.stagesReady.connect(self._on_live_stages)
+        self.panel.stageSelected.connect(self._on_stage_selected)
+        self.panel.exportRequested.connect(self.export_stages_dialog)
+
+    def _restore_settings(self) -> None:
+        settings = self.settings
+        self.canvas.set_brush_size(settings.brush_size)
+        self.menu_actions.brush_spin.setValue(self.canvas.brush_size)
+        self.set_tool(settings.tool if settings.tool in self.menu_actions.tools else "brush")
+        self.menu_actions.auto_run.setChecked(settings.auto_run)
+        self._check_device_action(self.device)
+        geometry, state = settings.window_layout()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        if state is not None:
+            self.restoreState(state)
+        else:
+            self.resizeDocks([self.panel], [380], Qt.Orientation.Horizontal)
+        self._update_recent_menu()
+
+    # --- errors and notices ---------------------------------------------------------------------------------
+
+    def report_error(self, message: str, title: str = "PConv Studio") -> None:
+        """The one place errors reach the user; the app keeps running and keeps the user's work."""
+        log.error("%s", message)
+        self.statusBar().showMessage(message, 15_000)
+        self.errorReported.emit(message)
+        self.dialogs.show_error(title, message)
+
+    @Slot(str)
+    def _show_notice(self, message: str) -> None:
+        log.warning("%s", message)
+        self.statusBar().showMessage(message, 15_000)
+
+    # --- documents ------------------------------------------------------------------------------------------
+
+    def _current_hole(self) -> np.ndarray | None:
+        return self.document.hole if self.document is not None else None
+
+    def _set_document(self, document: Document | None) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.inpaint.cancel()
+        self._deferred_fill = None
+        self.document = document
+        self._unsubscribe = document.subscribe(self._on_document_changed) if document is not None else None
+        self.editor.set_document(document)
+        self.canvas.set_document(document)
+        self._showing_network_stages = False
+        self.propagation.schedule()
+        for action in self.menu_actions.document_actions:
+            action.setEnabled(document is not None)
+        self._update_title()
+        self._update_inpaint_enabled()
+
+    def _on_document_changed(self, change: Change) -> None:
+        if change.mask and not self._showing_network_stages:
+            self.propagation.schedule()
+        if change.state:
+            self._update_title()
+
+    def _update_title(self) -> None:
+        document = self.document
+        if document is None:
+            self.setWindowTitle(APP_TITLE)
+            return
+        name = document.path.name if document.path is not None else "Pasted image"
+        depth = "16-bit" if document.pixels.dtype == np.uint16 else "8-bit"
+        self.setWindowTitle(f"{name}[*] ({document.width}×{document.height}, {depth}) — {APP_TITLE}")
+        self.setWindowModified(document.dirty)
+
+    def _may_discard(self) -> bool:
+        """Ask before unsaved work is thrown away; True if there is none or the user agrees."""
+        if self.document is None or not self.document.dirty:
+            return True
+        return self.dialogs.confirm_discard("The current photo has unsaved changes. Discard them?")
+
+    def open_path(self, path: str | Path, mask_path: str | Path | None = None) -> bool:
+        """Open a photo (and optionally a mask with it, as its starting mask); errors are reported, not raised."""
+        if not self._may_discard():
+            return False
+        path = Path(path)
+        try:
+            pixels = load_image(path)
+            hole = load_mask(mask_path) if mask_path is not None else None
+            document = Document(pixels, path, hole)
+        except PConvError as error:
+            self.report_error(str(error))
+            return False
+        self._set_document(document)
+        self.settings.add_recent_file(str(path.resolve()))
+        self.settings.last_folder = str(path.resolve().parent)
+        self._update_recent_menu()
+        self.statusBar().showMessage(f"Opened {path.name}", 5000)
+        return True
+
+    @Slot()
+    def open_dialog(self) -> None:
+        path = self.dialogs.open_image(self.settings.last_folder)
+        if path:
+            self.open_path(path)
+
+    def _update_recent_menu(self) -> None:
+        menu = self.menu_actions.recent_menu
+        menu.clear()
+        for path in self.settings.recent_files:
+            menu.addAction(Path(path).name, lambda p=path: self.open_path(p)).setStatusTip(path)
+        menu.setEnabled(bool(self.settings.recent_files))
+
+    @Slot()
+    def paste_image(self) -> None:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.report_error("The clipboard holds no image.")
+            return
+        if self._may_discard():
+            self._set_document(Document(qimage_to_pixels(image)))
+            self.statusBar().showMessage("Pasted an image from the clipboard", 5000)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.toLocalFile().lower().endswith(SUPPORTED_SUFFIXES) for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    # --- saving ---------------------------------------------------------------------------------------------
+
+    @Slot()
+    def save(self) -> bool:
+        """Ctrl+S: the first time it asks for a name; later saves go to that file (never the original's, unless
+        the user picked it and confirmed the overwrite in the dialog)."""
+        if self.document is None:
+            return False
+        if self.document.saved_path is None:
+            return self.save_as()
+        return self.save_to(self.document.saved_path)
+
+    @Slot()
+    def save_as(self) -> bool:
+        document = self.document
+        if document is None:
+            return False
+        if document.path is not None:
+            suggested = document.path.with_name(f"{document.path.stem}_filled{document.path.suffix}")
+        else:
+            suggested = Path(self.settings.last_folder) / "pasted_filled.png"
+        path = self.dialogs.save_image(str(suggested))
+        return self.save_to(path) if path else False
+
+    def save_to(self, path: str | Path) -> bool:
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(self.document.path.suffix if self.document.path else ".png")
+        try:
+            save_image(path, self.document.pixels, jpeg_quality=self.settings.jpeg_quality)
+        except PConvError as error:
+            self.report_error(str(error))
+            return False
+        self.document.mark_saved(path)
+        self.settings.last_folder = str(path.resolve().parent)
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+        return True
+
+    @Slot()
+    def copy_result(self) -> None:
+        if self.document is not None:
+            QGuiApplication.clipboard().setImage(pixels_to_qimage(self.document.pixels))
+            self.statusBar().showMessage("Copied the result to the clipboard", 5000)
+
+    @Slot()
+    def ask_jpeg_quality(self) -> None:
+        quality = self.dialogs.ask_int("JPEG quality", "Quality of JPEG and WebP files (1-100):",
+                                       self.settings.jpeg_quality, 1, 100)
+        if quality is not None:
+            self.settings.jpeg_quality = quality
+
+    @Slot()
+    def import_mask_dialog(self) -> None:
+        path = self.dialogs.open_image(self.settings.last_folder, "Import mask (white = hole)")
+        if path and self.document is not None:
+            try:
+                self.editor.import_mask(load_mask(path))
+            except PConvError as error:
+                self.report_error(str(error))
+
+    @Slot()
+    def export_mask_dialog(self) -> None:
+        if self.document is None:
+            return
+        stem = self.document.path.stem if self.document.path else "pasted"
+        path = self.dialogs.save_mask(str(Path(self.settings.last_folder) / f"{stem}_mask.png"))
+        if path:
+            try:
+                save_mask(path, self.document.hole)
+                self.statusBar().showMessage(f"Exported the mask to {path}", 8000)
+            except PConvError as error:
+                self.report_error(str(error))
+
+    @Slot()
+    def export_stages_dialog(self) -> None:
+        stack = self.panel.stack
+        folder = self.dialogs.choose_folder(self.settings.last_folder, "Export layer masks to") if stack else None
+        if folder:
+            try:
+                written = export_stages(stack, Path(folder))
+                self.statusBar().showMessage(f"Wrote {len(written)} layer masks to {folder}", 8000)
+            except PConvError as error:
+                self.report_error(str(error))
+
+    # --- mask tools -----------------------------------------------------------------------------------------
+
+    def set_tool(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        self.menu_actions.tools[tool].setChecked(True)
+        self.settings.tool = tool
+
+    @Slot(QPointF, bool)
+    def _on_stroke_started(self, point: QPointF, erase: bool) -> None:
+        self.editor.begin_stroke(point, erase, self.canvas.brush_size)
+
+    @Slot()
+    def _on_stroke_finished(self) -> None:
+        self.editor.end_stroke()
+        if self._deferred_fill is not None:
+            request, result = self._deferred_fill
+            self._deferred_fill = None
+            self._apply_fill(request, result)
+
+    @Slot(int)
+    def _on_brush_size_changed(self, size: int) -> None:
+        self.menu_actions.brush_spin.blockSignals(True)
+        self.menu_actions.brush_spin.setValue(size)
+        self.menu_actions.brush_spin.blockSignals(False)
+        self.settings.brush_size = size
+
+    def resize_mask(self, grow: bool) -> None:
+        pixels = self.dialogs.ask_int("Grow mask" if grow else "Shrink mask", "By how many pixels?", 8, 1, 500)
+        if pixels:
+            (self.editor.grow if grow else self.editor.shrink)(pixels)
+
+    @Slot(bool)
+    def set_showing_original(self, showing: bool) -> None:
+        self.canvas.show_original(showing)
+
+    @Slot(bool)
+    def _on_compare_held(self, held: bool) -> None:
+        self.canvas.show_original(held or self.menu_actions.show_original.isChecked())
+
+    # --- filling --------------------------------------------------------------------------------------------
+
+    def _update_inpaint_enabled(self) -> None:
+        action = self.menu_actions.inpaint
+        action.setEnabled(self.inpaint.available and self.document is not None)
+        if not self.inpaint.available:
+            action.setToolTip(f"Inpaint is unavailable: {self._unavailable_reason}")
+        else:
+            action.setToolTip("Fill the hole (Ctrl+Enter)")
+
+    @Slot()
+    def run_inpaint(self) -> None:
+        document = self.document
+        if document is None:
+            return
+        if not self.inpaint.available:
+            self.report_error(f"Inpaint is unavailable: {self._unavailable_reason}")
+            return
+        if not document.hole.any():
+            self.statusBar().showMessage("Paint over what should go first: the mask is empty.", 8000)
+            return
+        self.inpaint.request(document.pixels, document.hole, key=(id(document), document.revision))
+
+    @Slot(bool)
+    def set_auto_run(self, enabled: bool) -> None:
+        self.settings.auto_run = enabled
+
+    @Slot()
+    def _on_hole_painted(self) -> None:
+        if self.menu_actions.auto_run.isChecked() and self.inpaint.available:
+            self.run_inpaint()
+
+    @Slot(str, str)
+    def _on_engine_ready(self, model_name: str, device: str) -> None:
+        self.model_label.setText(f"model: {model_name}")
+        self.device_label.setText(device)
+        self.propagation.set_geometry(self.inpaint.config, self.inpaint.resolution)
+        self._update_inpaint_enabled()
+
+    @Slot(str)
+    def _on_engine_unavailable(self, message: str) -> None:
+        self._unavailable_reason = message
+        self.model_label.setText("no trained model")
+        self.model_label.setToolTip(message)
+        self._update_inpaint_enabled()
+        self.report_error(f"Inpaint is unavailable: {message}. Painting and the propagation panel still work.")
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.menu_actions.cancel.setEnabled(busy)
+        self.progress_bar.setVisible(busy)
+        self.progress_bar.setRange(0, 0)
+        if busy:
+            self.statusBar().showMessage("Filling… (Esc cancels)")
+        elif self.statusBar().currentMessage().startswith("Filling"):
+            self.statusBar().clearMessage()
+
+    @Slot(float, str)
+    def _on_progress(self, fraction: float, message: str) -> None:
+        if fraction > 0:
+            self.progress_bar.setRange(0, 100)
+            self.progress_bar.setValue(round(100 * fraction))
+        self.statusBar().showMessage(f"Filling: {message} (Esc cancels)")
+
+    @Slot()
+    def _on_fill_cancelled(self) -> None:
+        self.statusBar().showMessage("Fill cancelled: the result was discarded, the mask is kept.", 8000)
+
+    @Slot(object, object)
+    def _on_fill_finished(self, request: object, result: object) -> None:
+        if self.document is None or request.key[0] != id(self.document):
+            return  # the photo it was for is gone
+        if self.document.stroke_active:
+            self._deferred_fill = (request, result)  # applied when the stroke ends, so the stroke stays one step
+            return
+        self._apply_fill(request, result)
+
+    def _apply_fill(self, request: object, result: object) -> None:
+        self._showing_network_stages = True  # the fill clears the mask: keep the network's stages on show
+        try:
+            applied = self.editor.apply_fill(request.hole, result.pixels)
+        finally:
+            self._showing_network_stages = False
+        self.device_label.setText(result.device)
+        self.run_label.setText(f"last fill {result.seconds:.2f} s")
+        for notice in result.notices:
+            self._show_notice(notice)
+        if not result.notices:
+            self.statusBar().showMessage(
+                f"Filled in {result.seconds:.2f} s. Keep painting and fill again, or undo (Ctrl+Z)." if applied
+                else "Nothing to fill.", 10_000)
+        stack = stages_from_result(result, self.inpaint.config, self.inpaint.resolution)
+        self._show_stack(stack)
+        self._showing_network_stages = stack is not None
+        self.fillApplied.emit()
+
+    # --- the panel ------------------------------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_live_stages(self, stack: StageStack | None) -> None:
+        if not self._showing_network_stages:
+            self._show_stack(stack)
+
+    def _show_stack(self, stack: StageStack | None) -> None:
+        self.panel.show_stack(stack)
+        self.stagesShown.emit(stack)
+
+    @Slot(int)
+    def _on_stage_selected(self, index: int) -> None:
+        stack = self.panel.stack
+        if stack is None or index < 0:
+            self.canvas.set_stage_overlay(None, None)
+        else:
+            self.canvas.set_stage_overlay(stack.region, stack.photo_mask(index))
+
+    # --- devices --------------------------------------------------------------------------------------------
+
+    def choose_device(self, device: str) -> None:
+        self._requested_device = device
+        self.inpaint.set_device(device)
+
+    def _check_device_action(self, device: str) -> None:
+        name = device.split(":")[0]
+        if name in self.menu_actions.devices:
+            self.menu_actions.devices[name].setChecked(True)
+
+    @Slot(str)
+    def _on_device_changed(self, description: str) -> None:
+        self.device = self._requested_device
+        self.settings.device = self.device
+        self.device_label.setText(description)
+        self.statusBar().showMessage(f"Device: {description}", 5000)
+
+    @Slot(str)
+    def _on_device_failed(self, message: str) -> None:
+        self._check_device_action(self.device)
+        self.report_error(message)
+
+    # --- closing --------------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._may_discard():
+            event.ignore()
+            return
+        self.settings.save_window_layout(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.inpaint.shutdown()
+        self.propagation.shutdown()
+        event.accept()
+

@@ -1,0 +1,103 @@
+"""What the app remembers between sessions, typed, in one QSettings (organisation and app name set in `app.py`).
+
+Tests pass a QSettings on an INI file in a temporary folder, so they never touch the user's settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+__all__ = ["AppSettings", "MAX_RECENT_FILES", "ORGANISATION", "APPLICATION"]
+
+ORGANISATION = "PConv Studio"
+APPLICATION = "PConv Studio"
+MAX_RECENT_FILES = 8
+
+
+class AppSettings:
+    """Brush size, tool, device, auto-run, JPEG quality, last folder, recent files and the window layout."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.store = settings if settings is not None else QSettings(ORGANISATION, APPLICATION)
+
+    def _int(self, key: str, default: int, low: int, high: int) -> int:
+        try:
+            value = int(self.store.value(key, default))
+        except (TypeError, ValueError):
+            return default
+        return min(max(value, low), high)
+
+    def _text(self, key: str, default: str) -> str:
+        value = self.store.value(key, default)
+        return value if isinstance(value, str) else default
+
+    @property
+    def brush_size(self) -> int:
+        return self._int("brush/size", 40, 1, 500)
+
+    @brush_size.setter
+    def brush_size(self, value: int) -> None:
+        self.store.setValue("brush/size", int(value))
+
+    @property
+    def tool(self) -> str:
+        return self._text("brush/tool", "brush")
+
+    @tool.setter
+    def tool(self, value: str) -> None:
+        self.store.setValue("brush/tool", value)
+
+    @property
+    def device(self) -> str:
+        return self._text("engine/device", "auto")
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self.store.setValue("engine/device", value)
+
+    @property
+    def auto_run(self) -> bool:
+        return self._text("engine/auto_run", "false") == "true"
+
+    @auto_run.setter
+    def auto_run(self, value: bool) -> None:
+        self.store.setValue("engine/auto_run", "true" if value else "false")
+
+    @property
+    def jpeg_quality(self) -> int:
+        return self._int("files/jpeg_quality", 95, 1, 100)
+
+    @jpeg_quality.setter
+    def jpeg_quality(self, value: int) -> None:
+        self.store.setValue("files/jpeg_quality", int(value))
+
+    @property
+    def last_folder(self) -> str:
+        return self._text("files/last_folder", str(Path.home()))
+
+    @last_folder.setter
+    def last_folder(self, value: str) -> None:
+        self.store.setValue("files/last_folder", value)
+
+    @property
+    def recent_files(self) -> list[str]:
+        value = self.store.value("files/recent", [])
+        paths = [value] if isinstance(value, str) else list(value or [])
+        return [p for p in paths if isinstance(p, str)][:MAX_RECENT_FILES]
+
+    def add_recent_file(self, path: str) -> None:
+        paths = [path] + [p for p in self.recent_files if p != path]
+        self.store.setValue("files/recent", paths[:MAX_RECENT_FILES])
+
+    def window_layout(self) -> tuple[QByteArray | None, QByteArray | None]:
+        """(geometry, dock and toolbar state) as saved by `save_window_layout`."""
+        return self.store.value("window/geometry"), self.store.value("window/state")
+
+    def save_window_layout(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.store.setValue("window/geometry", geometry)
+        self.store.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self.store.sync()

@@ -1,0 +1,195 @@
+"""The mask-propagation panel: how this very hole shrinks through every layer of the network.
+
+One thumbnail per layer (encoder, then decoder), labelled with the layer, its map size and the hole left; the
+first layer with no hole left is marked. Selecting a layer (click, slider or play) overlays its mask on the photo.
+While the user paints the stages are predicted from the geometry alone; after a fill they are the masks the
+network computed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QDockWidget, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSlider, QToolButton, QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.imageio import save_mask
+from ..engine.mask_ops import StageStack
+from .image_convert import mask_thumbnail
+
+__all__ = ["StagesPanel", "export_stages", "format_percent"]
+
+THUMBNAIL = 80  # px
+PLAY_INTERVAL_MS = 600
+LEGEND = "White = hole, black = valid; % = share of the map still hole"
+CLEAR_COLOUR = QColor(70, 200, 120)
+
+
+def format_percent(percent: float) -> str:
+    """Exactly 0 only when no hole is left: a trace of hole never rounds down to '0%'."""
+    if percent == 0:
+        return "0%"
+    if percent < 0.1:
+        return "<0.1%"
+    return f"{percent:.1f}%"
+
+
+def export_stages(stack: StageStack, folder: Path) -> list[Path]:
+    """One PNG per layer (white = hole) at the network's input size, numbered in computation order."""
+    written = []
+    for index, stage in enumerate(stack.stages):
+        rows, columns = stage.hole.shape
+        path = Path(folder) / f"{index + 1:02d}_{stage.name}_{columns}x{rows}.png"
+        save_mask(path, stack.network_mask(index))
+        written.append(path)
+    return written
+
+
+class StagesPanel(QDockWidget):
+    """Dockable panel; emits `stageSelected(index)` (-1: none) so the window can overlay that layer's mask."""
+
+    stageSelected = Signal(int)
+    exportRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Mask propagation", parent)
+        self.setObjectName("stagesPanel")  # for saveState
+        self.stack: StageStack | None = None
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 6, 8, 8)
+        self.summary = QLabel("Paint a hole to see how the network's layers fill it.")
+        self.summary.setWordWrap(True)
+        self.legend = QLabel(LEGEND)
+        self.legend.setStyleSheet("color: palette(mid); font-size: 11px;")
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        self.list.setGridSize(QSize(THUMBNAIL + 26, THUMBNAIL + 40))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(True)
+        self.list.currentRowChanged.connect(self._on_row_changed)
+        self.list.itemClicked.connect(self._on_item_clicked)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self.list.setCurrentRow)
+        self.play_button = QToolButton()
+        self.play_button.setText("▶")
+        self.play_button.setToolTip("Step through the layers on the photo")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._on_play_toggled)
+        self.hide_button = QToolButton()
+        self.hide_button.setText("Hide")
+        self.hide_button.setToolTip("Hide the layer overlay")
+        self.hide_button.clicked.connect(self.clear_selection)
+        self.export_button = QToolButton()
+        self.export_button.setText("Export…")
+        self.export_button.setToolTip("Save every layer's mask as a PNG (white = hole)")
+        self.export_button.clicked.connect(self.exportRequested)
+        controls = QHBoxLayout()
+        controls.addWidget(self.play_button)
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.hide_button)
+        controls.addWidget(self.export_button)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(controls)
+        self.setWidget(body)
+        self.play_timer = QTimer(self)
+        self.play_timer.setInterval(PLAY_INTERVAL_MS)
+        self.play_timer.timeout.connect(self._step)
+        self._set_controls_enabled(False)
+
+    def _set_controls_enabled(self, enabled: bool) -> None:
+        for widget in (self.slider, self.play_button, self.hide_button, self.export_button):
+            widget.setEnabled(enabled)
+
+    @property
+    def selected_index(self) -> int:
+        return self.list.currentRow()
+
+    def show_stack(self, stack: StageStack | None) -> None:
+        """Show a new set of stages, keeping the selected layer selected."""
+        selected = self.selected_index
+        self.stack = stack
+        self.list.blockSignals(True)
+        self.list.clear()
+        if stack is None:
+            self.summary.setText("Paint a hole to see how the network's layers fill it.")
+            self._set_controls_enabled(False)
+            self.play_button.setChecked(False)
+            self.list.blockSignals(False)
+            self.stageSelected.emit(-1)
+            return
+        first_clear = stack.first_clear_index
+        for index, stage in enumerate(stack.stages):
+            rows, columns = stage.hole.shape
+            label = f"{stage.name}  {format_percent(stage.hole_percent)}\n{columns}×{rows}"
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(mask_thumbnail(stage.hole, THUMBNAIL))), label)
+            item.setToolTip(f"{stage.name}: {columns}×{rows} map, one cell = {stage.stride}×{stage.stride} input "
+                            f"pixels; {stage.hole_percent:.3f}% hole")
+            if index == first_clear:
+                item.setText(f"{stage.name}  0% ✓\n{columns}×{rows}")
+                item.setForeground(QBrush(CLEAR_COLOUR))
+                item.setToolTip(item.toolTip() + " — the first layer with no hole left")
+            self.list.addItem(item)
+        height, width = stack.network_size
+        source = "computed by the last fill" if stack.from_network else "predicted from the mask as you paint"
+        clear_text = (f"no hole left from {stack.stages[first_clear].name} on" if first_clear is not None
+                      else "some hole is left at every layer")
+        self.summary.setText(f"Largest hole group at the network's {width}×{height} px input, {source}: "
+                             f"{clear_text}.")
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, len(stack.stages) - 1)
+        self.slider.blockSignals(False)
+        self._set_controls_enabled(True)
+        if 0 <= selected < len(stack.stages):
+            self.list.setCurrentRow(selected)
+            self.slider.setValue(selected)
+        self.list.blockSignals(False)
+        self.stageSelected.emit(self.selected_index)
+
+    def select(self, index: int) -> None:
+        self.list.setCurrentRow(index)
+
+    @Slot()
+    def clear_selection(self) -> None:
+        self.play_button.setChecked(False)
+        self.list.setCurrentRow(-1)
+        self.list.clearSelection()
+
+    @Slot(int)
+    def _on_row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.slider.blockSignals(True)
+            self.slider.setValue(row)
+            self.slider.blockSignals(False)
+        self.stageSelected.emit(row)
+
+    @Slot(QListWidgetItem)
+    def _on_item_clicked(self, item: QListWidgetItem) -> None:
+        self.play_button.setChecked(False)
+
+    @Slot(bool)
+    def _on_play_toggled(self, playing: bool) -> None:
+        self.play_button.setText("⏸" if playing else "▶")
+        if playing:
+            if self.selected_index < 0 or self.selected_index == self.list.count() - 1:
+                self.list.setCurrentRow(0)
+            self.play_timer.start()
+        else:
+            self.play_timer.stop()
+
+    @Slot()
+    def _step(self) -> None:
+        if self.selected_index >= self.list.count() - 1:
+            self.play_button.setChecked(False)
+        else:
+            self.list.setCurrentRow(self.selected_index + 1)

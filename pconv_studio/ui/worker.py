@@ -1,0 +1,253 @@
+"""Fills run in a worker thread, so the window keeps painting, zooming and redrawing the panel meanwhile.
+
+`InpaintWorker` lives in the thread and owns the engine (loading the weights happens there too). The GUI-thread
+`InpaintController` decides what runs, Qt-mandelbrot style: the newest request wins. Asking for a fill while one
+runs cancels the running one if its input is out of date (its result would be stale anyway) and queues the new
+one in place of any queued before, so requests never pile up; a result is only handed on if no newer request was
+made and nobody cancelled it. Only copied numpy arrays cross the thread boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Hashable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..engine import CancelToken, Inpainter
+from ..errors import CancelledError, DeviceError, PConvError
+
+__all__ = ["InpaintController", "InpaintRequest", "InpaintWorker", "start_in_thread", "stop_thread"]
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[object, str], object]  # (weights path or None, device) -> an engine like Inpainter
+
+
+def start_in_thread(worker: QObject, name: str) -> QThread:
+    """Move `worker` to a new thread of its own (the caller keeps a reference: Python owns the worker)."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    return thread
+
+
+def stop_thread(thread: QThread, timeout_ms: int = 30_000) -> None:
+    """Let the thread finish its current job (cancel it first) and wait for it, so nothing outlives the window."""
+    thread.quit()
+    if not thread.wait(timeout_ms):
+        log.error("thread %s did not stop within %d ms", thread.objectName(), timeout_ms)
+
+
+@dataclass(frozen=True, eq=False)
+class InpaintRequest:
+    serial: int
+    pixels: np.ndarray
+    hole: np.ndarray  # bool, True = hole: the mask this fill fills
+    key: Hashable  # identifies the input (document and revision): the same key twice is the same fill
+    cancel: CancelToken
+
+
+class InpaintWorker(QObject):
+    """Runs in the worker thread: loads the engine, fills, switches devices; reports through signals only."""
+
+    loaded = Signal(str, str, object, object)  # model name, device description, UNetConfig, ResolutionConfig
+    loadFailed = Signal(str)
+    notice = Signal(str)
+    deviceChanged = Signal(str)
+    deviceFailed = Signal(str)
+    progressed = Signal(int, float, str)  # serial, fraction, message
+    finished = Signal(int, object)  # serial, InpaintResult
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+
+    def __init__(self, engine_factory: EngineFactory) -> None:
+        super().__init__()
+        self._engine_factory = engine_factory
+        self.engine = None
+
+    @Slot(object, str)
+    def load(self, weights: object, device: str) -> None:
+        try:
+            try:
+                self.engine = self._engine_factory(weights, device)
+            except DeviceError as error:
+                self.notice.emit(f"{error}; using the automatic choice instead")
+                self.engine = self._engine_factory(weights, "auto")
+        except PConvError as error:
+            self.loadFailed.emit(str(error))
+            return
+        engine = self.engine
+        self.loaded.emit(engine.model_name, engine.device_description, engine.config, engine.resolution)
+
+    @Slot(str)
+    def set_device(self, device: str) -> None:
+        try:
+            self.engine.set_device(device)
+        except PConvError as error:
+            self.deviceFailed.emit(str(error))
+            return
+        self.deviceChanged.emit(self.engine.device_description)
+
+    @Slot(object)
+    def run(self, request: InpaintRequest) -> None:
+        def progress(fraction: float, message: str) -> None:
+            self.progressed.emit(request.serial, fraction, message)
+
+        try:
+            result = self.engine.inpaint(request.pixels, request.hole, progress=progress, cancel=request.cancel)
+        except CancelledError:
+            self.cancelled.emit(request.serial)
+        except PConvError as error:
+            self.failed.emit(request.serial, str(error))
+        except Exception as error:  # a bug must not kill the thread silently: the user sees it, the app goes on
+            log.exception("the fill failed")
+            self.failed.emit(request.serial, f"the fill failed unexpectedly: {error}")
+        else:
+            self.finished.emit(request.serial, result)
+
+
+class InpaintController(QObject):
+    """GUI-thread side of the worker: owns the thread, decides what runs and which results count."""
+
+    ready = Signal(str, str)  # model name, device description
+    unavailable = Signal(str)  # why there is no model to fill with
+    notice = Signal(str)
+    busyChanged = Signal(bool)
+    progressed = Signal(float, str)
+    finished = Signal(object, object)  # InpaintRequest, InpaintResult: current and not cancelled
+    failed = Signal(str)
+    cancelled = Signal()
+    deviceChanged = Signal(str)
+    deviceFailed = Signal(str)
+
+    _loadRequested = Signal(object, str)
+    _runRequested = Signal(object)
+    _deviceRequested = Signal(str)
+
+    def __init__(self, engine_factory: EngineFactory = Inpainter, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config = None  # the engine's UNetConfig once loaded
+        self.resolution = None
+        self._serial = 0
+        self._running: InpaintRequest | None = None
+        self._queued: InpaintRequest | None = None
+        self._dropped: set[int] = set()  # serials whose results must not be used
+        self._worker = worker = InpaintWorker(engine_factory)  # kept: Python owns it
+        self._loadRequested.connect(worker.load)
+        self._runRequested.connect(worker.run)
+        self._deviceRequested.connect(worker.set_device)
+        worker.loaded.connect(self._on_loaded)
+        worker.loadFailed.connect(self._on_load_failed)
+        worker.notice.connect(self.notice)
+        worker.deviceChanged.connect(self.deviceChanged)
+        worker.deviceFailed.connect(self.deviceFailed)
+        worker.progressed.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        self._thread = start_in_thread(worker, "inpaint-worker")
+
+    @property
+    def available(self) -> bool:
+        return self.config is not None
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None
+
+    def load(self, weights: object, device: str) -> None:
+        self.config = None
+        self._loadRequested.emit(weights, device)
+
+    def set_device(self, device: str) -> None:
+        self._deviceRequested.emit(device)
+
+    def request(self, pixels: np.ndarray, hole: np.ndarray, key: Hashable) -> None:
+        """Fill `hole` in `pixels` (both copied now); the newest request wins."""
+        running = self._running
+        if running is not None and running.key == key and self._queued is None \
+                and running.serial not in self._dropped:
+            return  # this very fill is already running
+        self._serial += 1
+        request = InpaintRequest(self._serial, pixels.copy(), hole.copy(), key, CancelToken())
+        if running is None:
+            self._start(request)
+            return
+        if self._queued is not None:
+            log.info("fill %d replaced by %d before it started", self._queued.serial, request.serial)
+        self._queued = request
+        if running.key != key:
+            self._drop(running)
+
+    def cancel(self) -> None:
+        """Esc: drop the queued fill and stop the running one; its result is discarded, the mask kept."""
+        self._queued = None
+        if self._running is not None:
+            self._drop(self._running)
+
+    def shutdown(self) -> None:
+        self.cancel()
+        stop_thread(self._thread)
+
+    def _drop(self, request: InpaintRequest) -> None:
+        self._dropped.add(request.serial)
+        request.cancel.cancel()
+
+    def _start(self, request: InpaintRequest) -> None:
+        idle = self._running is None
+        self._running = request
+        self._runRequested.emit(request)
+        if idle:
+            self.busyChanged.emit(True)
+
+    def _ended(self, serial: int) -> bool:
+        """The running fill ended: start the queued one, if any. True if its outcome is the one to show."""
+        current = self._current(serial)
+        queued, self._queued = self._queued, None
+        self._dropped.discard(serial)
+        if queued is not None:
+            log.info("fill %d ended; starting the newer request %d", serial, queued.serial)
+            self._running = queued
+            self._runRequested.emit(queued)
+        else:
+            self._running = None
+            self.busyChanged.emit(False)
+            if not current:
+                self.cancelled.emit()
+        return current
+
+    def _current(self, serial: int) -> bool:
+        return self._running is not None and serial == self._running.serial and serial not in self._dropped
+
+    @Slot(str, str, object, object)
+    def _on_loaded(self, model_name: str, device: str, config: object, resolution: object) -> None:
+        self.config, self.resolution = config, resolution
+        self.ready.emit(model_name, device)
+
+    @Slot(str)
+    def _on_load_failed(self, message: str) -> None:
+        self.unavailable.emit(message)
+
+    @Slot(int, float, str)
+    def _on_progress(self, serial: int, fraction: float, message: str) -> None:
+        if self._current(serial):
+            self.progressed.emit(fraction, message)
+
+    @Slot(int, object)
+    def _on_finished(self, serial: int, result: object) -> None:
+        request = self._running
+        if self._ended(serial):
+            self.finished.emit(request, result)
+
+    @Slot(int, str)
+    def _on_failed(self, serial: int, message: str) -> None:
+        if self._ended(serial):
+            self.failed.emit(message)
+
+    @Slot(int)
+    def _on_cancelled(self, serial: int) -> None:
+        self._ended(serial)

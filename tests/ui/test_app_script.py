@@ -1,0 +1,73 @@
+"""`pconv-studio --demo --run --screenshot PATH --quit` in a fresh process, offscreen and under Xvfb."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pconv_studio.engine import load_image
+from pconv_studio.ui.app import demo_paths
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_app(arguments: list[str], tmp_path: Path, prefix: list[str] = (), platform: str | None = "offscreen",
+            data: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    env.pop("QT_QPA_PLATFORM", None)
+    if platform:
+        env["QT_QPA_PLATFORM"] = platform
+    if data is not None:
+        env["PCONV_STUDIO_DATA"] = str(data)
+    command = [*prefix, sys.executable, "-m", "pconv_studio", *arguments]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def check_screenshot(path: Path) -> np.ndarray:
+    shot = load_image(path)
+    assert shot.shape[0] >= 400 and shot.shape[1] >= 600
+    assert shot[..., :3].std() > 20  # a real window, not a blank image
+    return shot
+
+
+def test_demo_run_screenshot_quit_offscreen(tmp_path: Path, tiny_weights: Path):
+    shot = tmp_path / "shot.png"
+    result = run_app(["--demo", "--run", "--screenshot", str(shot), "--quit", "--weights", str(tiny_weights)],
+                     tmp_path)
+    assert result.returncode == 0, result.stderr
+    check_screenshot(shot)
+    assert not (tmp_path / "config").exists()  # a scripted run leaves the user's settings alone
+
+
+def test_scripted_run_without_a_model_fails_with_a_message(tmp_path: Path):
+    data = tmp_path / "data"
+    (data / "weights").mkdir(parents=True)
+    shutil.copytree(demo_paths()[0].parent, data / "resources")
+    result = run_app(["--demo", "--run", "--quit"], tmp_path, data=data)
+    assert result.returncode == 2
+    assert "no trained model" in result.stderr
+
+
+def test_scripted_run_of_a_corrupt_photo_fails(tmp_path: Path, tiny_weights: Path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff" + b"\x00" * 100)
+    result = run_app([str(corrupt), "--run", "--quit", "--weights", str(tiny_weights)], tmp_path)
+    assert result.returncode == 2
+    assert "corrupt.jpg" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
+def test_demo_run_screenshot_quit_under_xvfb(tmp_path: Path, tiny_weights: Path):
+    shot = tmp_path / "shot.png"
+    result = run_app(["--demo", "--run", "--screenshot", str(shot), "--quit", "--weights", str(tiny_weights)],
+                     tmp_path, prefix=["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"], platform="xcb")
+    assert result.returncode == 0, result.stderr
+    check_screenshot(shot)

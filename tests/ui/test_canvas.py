@@ -1,0 +1,183 @@
+"""Painting on the canvas with the mouse and keys: the mask pixels that result, and their undo steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from pconv_studio.ui.canvas import MAX_BRUSH, MIN_BRUSH
+from tests.ui.conftest import capsule_reference, drag, send_mouse
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(make_window, fake_engine, photo):
+    window = make_window(lambda weights, device: fake_engine)
+    assert window.open_path(photo)
+    window.canvas.actual_size()  # 1 photo pixel = 1 screen pixel
+    return window
+
+
+def scene_points(canvas, view_points: list[QPoint]) -> list[tuple[float, float]]:
+    scene = [canvas.mapToScene(p) for p in view_points]
+    return [(p.x(), p.y()) for p in scene]
+
+
+def test_drag_paints_the_capsule_between_the_mouse_positions(window):
+    canvas = window.canvas
+    canvas.set_brush_size(9)
+    view = [canvas.mapFromScene(QPointF(40.3, 50.2)), canvas.mapFromScene(QPointF(75.6, 61.4))]
+    drag(canvas.viewport(), view)
+    start, end = scene_points(canvas, view)
+    expected = capsule_reference(window.document.hole.shape, start, end, 4.5)
+    assert expected.sum() > 300
+    np.testing.assert_array_equal(window.document.hole, expected)
+
+
+def test_a_stroke_is_one_undo_step_and_redo_restores_it(window, qtbot):
+    canvas = window.canvas
+    canvas.set_brush_size(6)
+    points = [canvas.mapFromScene(QPointF(x, 30 + 0.5 * x)) for x in range(20, 120, 7)]
+    drag(canvas.viewport(), points)
+    painted = window.document.hole.copy()
+    assert painted.sum() > 0 and window.undo_stack.count() == 1
+    drag(canvas.viewport(), [canvas.mapFromScene(QPointF(10, 100)), canvas.mapFromScene(QPointF(60, 100))])
+    assert window.undo_stack.count() == 2
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(window.document.hole, painted)
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not window.document.hole.any()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    np.testing.assert_array_equal(window.document.hole, painted)
+    qtbot.keyClick(canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert window.document.hole.sum() > painted.sum()
+
+
+def test_bracket_keys_and_alt_wheel_change_the_brush_size_within_limits(window, qtbot):
+    canvas = window.canvas
+    canvas.set_brush_size(40)
+    qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
+    assert canvas.brush_size == 46
+    qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    assert canvas.brush_size < 40
+    assert window.menu_actions.brush_spin.value() == canvas.brush_size
+    for _ in range(80):
+        qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    assert canvas.brush_size == MIN_BRUSH
+    for _ in range(80):
+        qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
+    assert canvas.brush_size == MAX_BRUSH
+    canvas.set_brush_size(20)
+    zoom = canvas.zoom
+    centre = QPointF(canvas.viewport().rect().center())
+    event = QWheelEvent(centre, QPointF(canvas.viewport().mapToGlobal(centre.toPoint())), QPoint(), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.AltModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.brush_size > 20 and canvas.zoom == zoom  # Alt+wheel sizes the brush, it does not zoom
+    event = QWheelEvent(centre, QPointF(canvas.viewport().mapToGlobal(centre.toPoint())), QPoint(), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.zoom == pytest.approx(zoom * 1.25)
+
+
+def test_eraser_by_key_and_by_right_button(window, qtbot):
+    canvas, document = window.canvas, window.document
+    canvas.set_brush_size(20)
+    left, right = canvas.mapFromScene(QPointF(30, 60)), canvas.mapFromScene(QPointF(130, 60))
+    drag(canvas.viewport(), [left, right])
+    full = document.hole.copy()
+    qtbot.keyClick(canvas, Qt.Key.Key_E)
+    assert canvas.tool == "eraser"
+    middle = canvas.mapFromScene(QPointF(80, 60))
+    drag(canvas.viewport(), [middle, middle])
+    (x, y), = scene_points(canvas, [middle])
+    erased = full & ~capsule_reference(full.shape, (x, y), (x, y), 10)
+    np.testing.assert_array_equal(document.hole, erased)
+    qtbot.keyClick(canvas, Qt.Key.Key_B)
+    assert canvas.tool == "brush"
+    drag(canvas.viewport(), [left, left], button=Qt.MouseButton.RightButton)  # right button erases with the brush
+    (x, y), = scene_points(canvas, [left])
+    np.testing.assert_array_equal(document.hole, erased & ~capsule_reference(full.shape, (x, y), (x, y), 10))
+    assert window.undo_stack.count() == 3
+
+
+def test_rectangle_and_lasso_fill_the_pixels_whose_centres_are_inside(window, qtbot):
+    canvas, document = window.canvas, window.document
+    qtbot.keyClick(canvas, Qt.Key.Key_R)
+    corners = [canvas.mapFromScene(QPointF(20.2, 10.7)), canvas.mapFromScene(QPointF(50.9, 30.1))]
+    drag(canvas.viewport(), corners)
+    (x0, y0), (x1, y1) = scene_points(canvas, corners)
+    rows, columns = np.mgrid[0:120, 0:160] + 0.5
+    expected = (columns >= x0) & (columns <= x1) & (rows >= y0) & (rows <= y1)
+    np.testing.assert_array_equal(document.hole, expected)
+    qtbot.keyClick(canvas, Qt.Key.Key_L)
+    triangle = [QPointF(90, 20), QPointF(150, 40), QPointF(100, 100)]
+    outline = [triangle[0] + (triangle[1] - triangle[0]) * t / 10 for t in range(10)]
+    outline += [triangle[1] + (triangle[2] - triangle[1]) * t / 10 for t in range(10)] + [triangle[2]]
+    drag(canvas.viewport(), [canvas.mapFromScene(p) for p in outline])
+    lasso = document.hole & ~expected
+    vertices = scene_points(canvas, [canvas.mapFromScene(p) for p in outline])
+    inside = np.array([[_inside(vertices, c + 0.5, r + 0.5) for c in range(160)] for r in range(120)])
+    on_outline = np.array([[_on_outline(vertices, c + 0.5, r + 0.5) for c in range(160)] for r in range(120)])
+    assert on_outline.sum() < 50  # a centre exactly on the outline may go either way
+    np.testing.assert_array_equal(lasso[~on_outline], (inside & ~expected)[~on_outline])
+    assert lasso.sum() > 1000
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(document.hole, expected)
+
+
+def _inside(vertices, x, y) -> bool:
+    """Even-odd ray casting."""
+    inside = False
+    for (x0, y0), (x1, y1) in zip(vertices, vertices[1:] + vertices[:1]):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+def _on_outline(vertices, x, y) -> bool:
+    for (x0, y0), (x1, y1) in zip(vertices, vertices[1:] + vertices[:1]):
+        cross = (x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)
+        within = min(x0, x1) - 1e-9 <= x <= max(x0, x1) + 1e-9 and min(y0, y1) - 1e-9 <= y <= max(y0, y1) + 1e-9
+        if abs(cross) < 1e-9 and within:
+            return True
+    return False
+
+
+def test_tab_shows_the_original_while_held_and_hides_the_mask(window, qtbot):
+    canvas = window.canvas
+    window.document.pixels[:] = 0  # pretend a fill changed everything (display only)
+    drag(canvas.viewport(), [canvas.mapFromScene(QPointF(50, 50))] * 2)
+    send_mouse(canvas.viewport(), QEvent.Type.MouseMove, canvas.mapFromScene(QPointF(60, 60)),
+               Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    qtbot.keyPress(canvas, Qt.Key.Key_Tab)
+    assert canvas.showing_original and not canvas.mask_item.isVisible()
+    qtbot.keyRelease(canvas, Qt.Key.Key_Tab)
+    assert not canvas.showing_original and canvas.mask_item.isVisible()
+    qtbot.keyPress(canvas, Qt.Key.Key_Backslash)
+    assert canvas.showing_original
+    qtbot.keyRelease(canvas, Qt.Key.Key_Backslash)
+    window.menu_actions.show_original.setChecked(True)
+    assert canvas.showing_original
+
+
+def test_space_drag_pans_and_ctrl_0_fits(window, qtbot):
+    canvas = window.canvas
+    canvas.zoom_by(8)
+    before = canvas.horizontalScrollBar().value()
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    centre = canvas.viewport().rect().center()
+    drag(canvas.viewport(), [centre, centre - QPoint(120, 0)])
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert canvas.horizontalScrollBar().value() == before + 120
+    assert not window.document.hole.any()  # panning does not paint
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    rect = canvas.mapFromScene(canvas.sceneRect()).boundingRect()
+    assert rect.width() <= canvas.viewport().width() + 1 and rect.height() <= canvas.viewport().height() + 1
+    qtbot.keyClick(canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom == 1.0

@@ -1,0 +1,129 @@
+"""The mask-propagation panel against `propagate_masks` and against what the network computed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QPointF, Qt
+
+from pconv_studio.engine import load_mask, save_image
+from pconv_studio.model import layer_specs, propagate_masks
+from pconv_studio.ui.stages_panel import format_percent
+from tests.support import TINY_CONFIG, gradient_image
+from tests.ui.conftest import wait_idle
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(make_window, tiny_weights, tmp_path: Path):
+    photo = tmp_path / "photo.png"
+    save_image(photo, gradient_image(128, 160))  # one crop, not scaled, not padded (the tiny net: multiples of 16)
+    window = make_window(weights=str(tiny_weights))
+    assert window.open_path(photo)
+    return window
+
+
+def paint_blob(window) -> np.ndarray:
+    window.editor.fill_rectangle(QPointF(30, 20), QPointF(90, 70), False)
+    window.editor.fill_lasso([QPointF(100, 60), QPointF(150, 80), QPointF(110, 110)], False)
+    return window.document.hole.copy()
+
+
+def expected_percents(hole: np.ndarray) -> list[float]:
+    valid = torch.from_numpy((~hole).astype(np.float32))
+    return [100.0 * float((mask == 0).double().mean()) for mask in propagate_masks(valid, TINY_CONFIG)]
+
+
+def test_panel_shows_every_layer_with_the_hole_left_as_propagate_masks_computes_it(window, qtbot):
+    hole = paint_blob(window)
+    wait_idle(qtbot, window)
+    stack = window.panel.stack
+    names = [spec.name for spec in layer_specs(TINY_CONFIG)]
+    expected = expected_percents(hole)
+    assert [stage.name for stage in stack.stages] == names
+    assert window.panel.list.count() == len(names) == 8
+    assert expected[0] > 10 and expected[-1] == 0.0
+    for index, (stage, percent) in enumerate(zip(stack.stages, expected)):
+        assert stage.hole_percent == pytest.approx(percent, abs=1e-9)
+        text = window.panel.list.item(index).text()
+        assert text.startswith(stage.name) and format_percent(percent) in text
+        assert not window.panel.list.item(index).icon().isNull()
+    first_clear = next(i for i, p in enumerate(expected) if p == 0.0)
+    assert stack.first_clear_index == first_clear
+    assert "✓" in window.panel.list.item(first_clear).text()
+    assert sum("✓" in window.panel.list.item(i).text() for i in range(len(names))) == 1
+    assert not stack.from_network and "predicted" in window.panel.summary.text()
+
+
+def test_panel_updates_while_painting(window, qtbot):
+    paint_blob(window)
+    wait_idle(qtbot, window)
+    first = window.panel.stack.stages[0].hole_percent
+    window.editor.fill_rectangle(QPointF(0, 90), QPointF(60, 120), False)
+    wait_idle(qtbot, window)
+    assert window.panel.stack.stages[0].hole_percent > first
+    window.editor.clear()
+    wait_idle(qtbot, window)
+    assert window.panel.stack is None and window.panel.list.count() == 0
+
+
+def test_after_a_fill_the_panel_shows_the_stages_the_network_computed(window, qtbot):
+    hole = paint_blob(window)
+    results = []
+    window.inpaint.finished.connect(lambda request, result: results.append(result))
+    with qtbot.waitSignal(window.fillApplied, timeout=30_000):
+        window.run_inpaint()
+    stack = window.panel.stack
+    assert stack.from_network and "computed by the last fill" in window.panel.summary.text()
+    (result,) = results
+    assert result.stage_names == [stage.name for stage in stack.stages]
+    valid = torch.from_numpy((~hole).astype(np.float32))
+    for stage, computed, predicted in zip(stack.stages, result.stage_masks, propagate_masks(valid, TINY_CONFIG)):
+        np.testing.assert_array_equal(stage.hole, computed)
+        np.testing.assert_array_equal(stage.hole, predicted[0, 0].numpy() == 0)
+    assert not window.document.hole.any()  # filled: the mask is empty, the panel keeps the fill's stages
+    wait_idle(qtbot, window)
+    assert window.panel.stack is stack
+
+
+def test_clicking_a_stage_overlays_its_mask_upsampled_with_nearest_neighbour(window, qtbot):
+    hole = paint_blob(window)
+    wait_idle(qtbot, window)
+    panel, canvas = window.panel, window.canvas
+    rect = panel.list.visualItemRect(panel.list.item(2))
+    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert panel.selected_index == 2 and panel.slider.value() == 2
+    stage = panel.stack.stages[2]
+    assert canvas.stage_item.isVisible()
+    overlay = canvas.stage_item.buffer.astype(bool)
+    rows, columns = np.mgrid[0:hole.shape[0], 0:hole.shape[1]]
+    np.testing.assert_array_equal(overlay, stage.hole[rows // stage.stride, columns // stage.stride])
+    panel.slider.setValue(5)
+    assert panel.selected_index == 5
+    stage = panel.stack.stages[5]
+    np.testing.assert_array_equal(canvas.stage_item.buffer.astype(bool),
+                                  stage.hole[rows // stage.stride, columns // stage.stride])
+    panel.hide_button.click()
+    assert not canvas.stage_item.isVisible()
+    panel.play_timer.setInterval(20)
+    panel.play_button.click()
+    qtbot.waitUntil(lambda: not panel.play_button.isChecked(), timeout=10_000)  # played to the last layer
+    assert panel.selected_index == panel.list.count() - 1
+
+
+def test_export_writes_one_png_per_layer(window, qtbot, tmp_path: Path):
+    paint_blob(window)
+    wait_idle(qtbot, window)
+    folder = tmp_path / "stages"
+    folder.mkdir()
+    window.dialogs.paths.append(str(folder))
+    window.panel.export_button.click()
+    files = sorted(folder.glob("*.png"))
+    assert [f.name.split("_")[1] for f in files] == [stage.name for stage in window.panel.stack.stages]
+    assert files[0].name == "01_enc1_80x64.png"
+    for index, path in enumerate(files):
+        np.testing.assert_array_equal(load_mask(path), window.panel.stack.network_mask(index))
