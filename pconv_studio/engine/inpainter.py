@@ -26,7 +26,10 @@ from ..paths import default_weights_path
 from .device import DeviceChoice, autocast_dtype, select_device
 from .imageio import check_mask_matches
 
-__all__ = ["CancelToken", "Inpainter", "InpaintResult", "Region", "ResolutionConfig", "plan_regions"]
+__all__ = [
+    "CancelToken", "Inpainter", "InpaintResult", "Region", "ResolutionConfig", "network_hole", "network_size",
+    "plan_regions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +102,15 @@ class InpaintResult:
     """The filled pixels (same shape and dtype as the input) and what the network did to get them.
 
     `stage_masks` (bool, True = hole) are the masks after every layer for the largest region, as computed by the
-    network, in its padded frame; `notices` are things the user should be told (e.g. a fallback to the CPU).
+    network, in its padded frame; `stage_input_size` is the (height, width) the network saw for that region
+    before padding. `notices` are things the user should be told (e.g. a fallback to the CPU).
     """
 
     pixels: np.ndarray
     regions: list[Region]
     stage_names: list[str] = field(default_factory=list)
     stage_masks: list[np.ndarray] = field(default_factory=list)
+    stage_input_size: tuple[int, int] | None = None
     seconds: float = 0.0
     device: str = ""
     notices: list[str] = field(default_factory=list)
@@ -152,6 +157,22 @@ def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> list[Region]
             if merged:
                 break
     return sorted(regions, key=lambda r: (r.top, r.left))
+
+
+def network_size(region: Region, working_size: int) -> tuple[int, int]:
+    """(height, width) the network sees for `region`: scaled down to fit the working size, never up."""
+    scale = min(1.0, working_size / max(region.height, region.width))
+    if scale == 1.0:
+        return region.height, region.width
+    return max(1, round(region.height * scale)), max(1, round(region.width * scale))
+
+
+def network_hole(crop_hole: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The crop's hole at the network's (height, width). A small pixel is hole if any photo pixel under it is:
+    what is being removed must not leak back in as context."""
+    if crop_hole.shape == size:
+        return crop_hole.copy()
+    return cv2.resize(crop_hole.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA) > 0
 
 
 def _to_float_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -280,6 +301,7 @@ class Inpainter:
             if region is largest:
                 result.stage_names = self.model.stage_names
                 result.stage_masks = stages
+                result.stage_input_size = network_size(region, resolution.working_size)
         if cancel is not None:
             cancel.raise_if_cancelled()
         if progress is not None:
@@ -294,19 +316,15 @@ class Inpainter:
         crop_hole = hole[window]
         target = output[window]
         crop_rgb = _to_float_rgb(target)
-        scale = min(1.0, working_size / max(region.height, region.width))
-        if scale < 1.0:
-            size = (max(1, round(region.width * scale)), max(1, round(region.height * scale)))
-            small_rgb = cv2.resize(crop_rgb, size, interpolation=cv2.INTER_AREA)
-            # a small pixel is hole if any photo pixel under it is: hole content must not leak in as context
-            small_hole = cv2.resize(crop_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-        else:
-            small_rgb, small_hole = crop_rgb, crop_hole
+        height, width = network_size(region, working_size)
+        scaled = (height, width) != crop_hole.shape
+        small_rgb = cv2.resize(crop_rgb, (width, height), interpolation=cv2.INTER_AREA) if scaled else crop_rgb
+        small_hole = network_hole(crop_hole, (height, width))
         if small_hole.all():
             raise InputError("a hole is too large for its surroundings: no valid pixels are left around it")
         filled_small, stages = self._forward(small_rgb, ~small_hole)
         composited = np.where(small_hole[..., None], filled_small, small_rgb)
-        if scale < 1.0:
+        if scaled:
             composited = cv2.resize(composited, (region.width, region.height), interpolation=cv2.INTER_CUBIC)
         filled = _from_float_rgb(np.clip(composited, 0.0, 1.0), target)
         if target.ndim == 3:

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from ..model import UNetConfig, layer_specs, propagate_masks
-from .inpainter import InpaintResult, Region, ResolutionConfig, plan_regions
+from .inpainter import InpaintResult, Region, ResolutionConfig, network_hole, network_size, plan_regions
 
 __all__ = [
     "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear", "fill_polygon",
-    "fill_rectangle", "grow", "invert", "largest_region", "network_crop_size", "network_hole", "paint_capsule",
+    "fill_rectangle", "grow", "invert", "largest_region", "paint_capsule",
     "propagated_stages", "region_slices", "shrink", "stages_from_result",
 ]
 
@@ -203,23 +203,6 @@ def largest_region(hole: np.ndarray, resolution: ResolutionConfig) -> Region | N
     return max(regions, key=lambda r: r.height * r.width) if regions else None
 
 
-def network_crop_size(region: Region, working_size: int) -> tuple[int, int]:
-    """(height, width) of `region` once scaled to fit the working size, as the engine scales it."""
-    scale = min(1.0, working_size / max(region.height, region.width))
-    if scale == 1.0:
-        return region.height, region.width
-    return max(1, round(region.height * scale)), max(1, round(region.width * scale))
-
-
-def network_hole(hole: np.ndarray, region: Region, working_size: int) -> np.ndarray:
-    """The crop's hole at the network's size; a small pixel is hole if any photo pixel under it is (as the engine)."""
-    crop = hole[region_slices(region)]
-    height, width = network_crop_size(region, working_size)
-    if (height, width) == crop.shape:
-        return crop.copy()
-    return cv2.resize(crop.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) > 0
-
-
 def _strides(config: UNetConfig) -> list[int]:
     """Input pixels per map pixel after each layer: encoders halve the map, decoders double it."""
     strides, stride = [], 1
@@ -243,25 +226,16 @@ def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: Resoluti
     region = largest_region(hole, resolution) if hole.any() else None
     if region is None:
         return None
-    small = network_hole(hole, region, resolution.working_size)
+    small = network_hole(hole[region_slices(region)], network_size(region, resolution.working_size))
     valid = torch.from_numpy((~small).astype(np.float32))
     maps = [(stage[0, 0] == 0).numpy() for stage in propagate_masks(valid, config)]
     names = [spec.name for spec in layer_specs(config)]
     return _stack(names, maps, config, region, small.shape, from_network=False)
 
 
-def stages_from_result(result: InpaintResult, config: UNetConfig, resolution: ResolutionConfig) -> StageStack | None:
-    """The stages a fill computed (its largest region). The working size may have been halved after running out
-    of GPU memory: the one whose padded size matches the network's output is the one used."""
-    if not result.regions or not result.stage_masks:
+def stages_from_result(result: InpaintResult, config: UNetConfig) -> StageStack | None:
+    """The stages a fill computed, for its largest region."""
+    if not result.regions or not result.stage_masks or result.stage_input_size is None:
         return None
     region = max(result.regions, key=lambda r: r.height * r.width)
-    padded = result.stage_masks[-1].shape  # the last decoder layer works at the input's (padded) size
-    multiple = config.size_multiple
-    working_size = resolution.working_size
-    while working_size >= 16:
-        size = network_crop_size(region, working_size)
-        if (-(-size[0] // multiple) * multiple, -(-size[1] // multiple) * multiple) == padded:
-            return _stack(result.stage_names, result.stage_masks, config, region, size, from_network=True)
-        working_size //= 2
-    return None
+    return _stack(result.stage_names, result.stage_masks, config, region, result.stage_input_size, from_network=True)

@@ -464,7 +464,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"Filled in {result.seconds:.2f} s. Keep painting and fill again, or undo (Ctrl+Z)." if applied
                 else "Nothing to fill.", 10_000)
-        stack = stages_from_result(result, self.inpaint.config, self.inpaint.resolution)
+        stack = stages_from_result(result, self.inpaint.config)
         self._show_stack(stack)
         self._showing_network_stages = stack is not None
         self.fillApplied.emit()
