@@ -1,0 +1,376 @@
+"""Evaluation: the model against classical inpainting, per hole-ratio bin, with the same numbers every run.
+
+Protocol: photos are resized (short side) and centre-cropped to `size`; for every bin and photo a mask is drawn
+from `mask_rng(seed, bin, photo)`, so the masks depend only on the seed, never on the methods chosen. Every method
+gets the same photo and hole, its output is composited with the original outside the hole, and then scored:
+
+- PSNR (dB) over the whole image and all three channels, peak 1.0; an exact fill (MSE 0) counts as 100 dB.
+- SSIM of Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03, 'valid' filtering (no
+  padding), computed on each RGB channel and averaged over channels; no downsampling of the image.
+- L1 over the hole: mean absolute difference over hole pixels and channels, on the [0, 1] scale.
+
+Scores are per-photo values averaged over the photos of a bin; seconds per image time the fill alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import cv2
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ImageIOError, InputError
+from .imageio import SUPPORTED_SUFFIXES, load_image
+from .inpainter import Inpainter
+from .masks import HOLE_RATIO_BINS, mask_rng, random_mask
+
+__all__ = [
+    "Method", "EvaluationConfig", "MethodScore", "EvaluationReport", "CLASSICAL_METHODS", "DEFAULT_METHODS",
+    "psnr", "ssim", "hole_l1", "as_rgb8", "list_photos", "load_photos", "load_evaluation_photos", "resize_short_side",
+    "centre_crop",
+    "evaluation_masks", "classical_method", "patchmatch_available", "build_methods", "evaluate",
+    "format_markdown", "plot_report",
+]
+
+log = logging.getLogger(__name__)
+
+Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""A fill: (RGB uint8 HxWx3, hole bool HxW with True = hole) -> RGB uint8 HxWx3."""
+
+CLASSICAL_METHODS = ("telea", "navier-stokes", "fsr-fast", "patchmatch")
+# FSR takes about 2 s per 256x256 image, too slow for a default over hundreds of fills; ask for it by name.
+DEFAULT_METHODS = ("model", "telea", "navier-stokes", "patchmatch")
+_MAX_PSNR_DB = 100.0
+_INPAINT_RADIUS = 3  # px, OpenCV's own example value for Telea and Navier-Stokes
+_PATCHMATCH_PATCH_SIZE = 3  # patch radius; 3 is what pypatchmatch's examples use
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    size: int = 256  # px: photos are resized and centre-cropped to size x size
+    bins: tuple[tuple[float, float], ...] = HOLE_RATIO_BINS
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size < 16:
+            raise ValueError("the evaluation size must be at least 16 px")
+        if not self.bins:
+            raise ValueError("at least one hole-ratio bin is needed")
+
+
+# --- metrics --------------------------------------------------------------------------------------------------
+
+
+def _unit_float(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float64) / 255.0 if image.dtype == np.uint8 else image.astype(np.float64)
+
+
+def psnr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB over all pixels and channels; uint8 or [0, 1] float inputs."""
+    mse = float(np.mean((_unit_float(reference) - _unit_float(estimate)) ** 2))
+    return _MAX_PSNR_DB if mse == 0.0 else min(_MAX_PSNR_DB, 10.0 * math.log10(1.0 / mse))
+
+
+def _gaussian_kernel(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    offsets = np.arange(size) - (size - 1) / 2
+    kernel = np.exp(-(offsets**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
+def _filter_valid(planes: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Separable 'valid' filtering of (P, H, W) planes: rows, then columns."""
+    rows = sliding_window_view(planes, kernel.size, axis=2) @ kernel
+    return sliding_window_view(rows, kernel.size, axis=1) @ kernel
+
+
+def ssim(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Gaussian-window SSIM (Wang et al. 2004) per channel, averaged over the map and the channels."""
+    a, b = _unit_float(reference), _unit_float(estimate)
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    if min(a.shape[:2]) < 11:
+        raise ValueError("SSIM needs images of at least 11x11 pixels")
+    c1, c2 = 0.01**2, 0.03**2
+    a, b = a.transpose(2, 0, 1), b.transpose(2, 0, 1)
+    channels = a.shape[0]
+    mean_a, mean_b, mean_aa, mean_bb, mean_ab = np.split(
+        _filter_valid(np.concatenate([a, b, a * a, b * b, a * b]), _gaussian_kernel()), 5
+    )
+    var_a = mean_aa - mean_a**2
+    var_b = mean_bb - mean_b**2
+    covariance = mean_ab - mean_a * mean_b
+    ssim_map = ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / (
+        (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
+    )
+    return float(ssim_map.reshape(channels, -1).mean(axis=1).mean())
+
+
+def hole_l1(reference: np.ndarray, estimate: np.ndarray, hole: np.ndarray) -> float:
+    """Mean absolute error over the hole's pixels and channels, on the [0, 1] scale."""
+    return float(np.abs(_unit_float(reference)[hole] - _unit_float(estimate)[hole]).mean())
+
+
+# --- photos and masks -----------------------------------------------------------------------------------------
+
+
+def as_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Any decoded photo (grey, RGB, RGBA; 8 or 16 bits) as RGB uint8, the form training and evaluation use."""
+    if pixels.dtype == np.uint16:
+        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    return np.ascontiguousarray(pixels[..., :3])
+
+
+def list_photos(folder: Path) -> list[Path]:
+    """The image files of a folder, sorted by name; an error if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"not a folder: {folder}")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file())
+    if not paths:
+        raise ImageIOError(f"no photos in {folder} (looked for {', '.join(SUPPORTED_SUFFIXES)})")
+    return paths
+
+
+def load_photos(
+    folder: Path, transform: Callable[[np.ndarray], np.ndarray] | None = None, limit: int | None = None
+) -> list[np.ndarray]:
+    """Decode the photos of a folder (the first `limit` by name) as RGB uint8, then `transform` them; on threads."""
+
+    def one(path: Path) -> np.ndarray:
+        pixels = as_rgb8(load_image(path))
+        return transform(pixels) if transform is not None else pixels
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(one, list_photos(folder)[:limit]))
+
+
+def resize_short_side(pixels: np.ndarray, short_side: int) -> np.ndarray:
+    """Scale so the short side is `short_side`: area filter when shrinking, cubic when enlarging."""
+    height, width = pixels.shape[:2]
+    scale = short_side / min(height, width)
+    if scale == 1.0:
+        return pixels
+    size = (max(short_side, round(width * scale)), max(short_side, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+    return cv2.resize(pixels, size, interpolation=interpolation)
+
+
+def centre_crop(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The centred height x width window, as a contiguous array."""
+    top = (pixels.shape[0] - height) // 2
+    left = (pixels.shape[1] - width) // 2
+    return np.ascontiguousarray(pixels[top : top + height, left : left + width])
+
+
+def load_evaluation_photos(folder: Path, size: int, limit: int | None = None) -> list[np.ndarray]:
+    """Photos resized so the short side is `size`, then centre-cropped to size x size."""
+    return load_photos(folder, lambda pixels: centre_crop(resize_short_side(pixels, size), size, size), limit)
+
+
+def evaluation_masks(photo_count: int, config: EvaluationConfig) -> list[list[np.ndarray]]:
+    """masks[b][i]: the hole for photo i in bin b, from its own seeded generator."""
+    return [
+        [random_mask(config.size, config.size, ratio_bin, mask_rng(config.seed, b, i)) for i in range(photo_count)]
+        for b, ratio_bin in enumerate(config.bins)
+    ]
+
+
+# --- methods --------------------------------------------------------------------------------------------------
+
+
+def patchmatch_available() -> bool:
+    try:
+        import patchmatch
+    except ImportError:
+        return False
+    return bool(patchmatch.patchmatch_available)
+
+
+def _opencv_inpaint(flag: int) -> Method:
+    def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        return cv2.inpaint(image, hole.astype(np.uint8), _INPAINT_RADIUS, flag)  # non-zero = hole
+
+    return fill
+
+
+def _fsr_fast(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    result = np.empty_like(image)
+    valid = np.where(hole, 0, 255).astype(np.uint8)  # FSR's mask is the opposite: non-zero = valid
+    cv2.xphoto.inpaint(image[..., ::-1].copy(), valid, result, cv2.xphoto.INPAINT_FSR_FAST)  # wants BGR
+    return np.ascontiguousarray(result[..., ::-1])
+
+
+def _patchmatch(seed: int) -> Method:
+    import patchmatch
+
+    def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        patchmatch.set_random_seed(seed)  # its search is randomised; a fixed seed makes it repeatable
+        return patchmatch.inpaint(image, hole.astype(np.uint8), patch_size=_PATCHMATCH_PATCH_SIZE)
+
+    return fill
+
+
+def classical_method(name: str, seed: int = 0) -> Method:
+    """One of `CLASSICAL_METHODS`; patchmatch needs the `pypatchmatch` package."""
+    if name == "telea":
+        return _opencv_inpaint(cv2.INPAINT_TELEA)
+    if name == "navier-stokes":
+        return _opencv_inpaint(cv2.INPAINT_NS)
+    if name == "fsr-fast":
+        return _fsr_fast
+    if name == "patchmatch":
+        if not patchmatch_available():
+            raise InputError("patchmatch needs the pypatchmatch package (pip install pypatchmatch)")
+        return _patchmatch(seed)
+    raise InputError(f"unknown method {name!r}: choose from model, {', '.join(CLASSICAL_METHODS)}")
+
+
+def build_methods(
+    names: Sequence[str], weights: Path | None = None, device: str = "auto", seed: int = 0
+) -> dict[str, Method]:
+    """Methods by name; "model" loads `weights` (None: the shipped model) through the app's `Inpainter`."""
+    methods: dict[str, Method] = {}
+    for name in names:
+        if name == "model":
+            inpainter = Inpainter(weights, device=device)
+            methods[name] = lambda image, hole, inpainter=inpainter: inpainter.inpaint(image, hole).pixels
+        else:
+            methods[name] = classical_method(name, seed)
+    return methods
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodScore:
+    """Means over the photos of one bin (`ratio_bin` None: over all bins)."""
+
+    method: str
+    ratio_bin: tuple[float, float] | None
+    psnr: float
+    ssim: float
+    hole_l1: float
+    seconds_per_image: float
+    images: int
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    methods: tuple[str, ...]
+    bins: tuple[tuple[float, float], ...]
+    scores: tuple[MethodScore, ...]
+    size: int
+    photos: int
+
+    def score(self, method: str, ratio_bin: tuple[float, float] | None) -> MethodScore:
+        return next(s for s in self.scores if s.method == method and s.ratio_bin == ratio_bin)
+
+
+def _mean_score(method: str, ratio_bin: tuple[float, float] | None, rows: list[tuple[float, ...]]) -> MethodScore:
+    values = np.asarray(rows, dtype=np.float64).mean(axis=0)
+    return MethodScore(method, ratio_bin, *map(float, values), images=len(rows))
+
+
+def evaluate(
+    photos: Sequence[np.ndarray],
+    methods: Mapping[str, Method],
+    config: EvaluationConfig = EvaluationConfig(),
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationReport:
+    """Fill every (bin, photo) hole with every method, composite, score. Photos must be size x size RGB uint8."""
+    if not photos:
+        raise InputError("no photos to evaluate on")
+    if not methods:
+        raise InputError("no methods to evaluate")
+    for photo in photos:
+        if photo.shape != (config.size, config.size, 3) or photo.dtype != np.uint8:
+            raise InputError(f"evaluation photos must be {config.size}x{config.size} RGB uint8, got {photo.shape}")
+    masks = evaluation_masks(len(photos), config)
+    rows: dict[tuple[str, int], list[tuple[float, ...]]] = {
+        (name, b): [] for name in methods for b in range(len(config.bins))
+    }
+    total, done = len(config.bins) * len(photos) * len(methods), 0
+    for b in range(len(config.bins)):
+        for photo, hole in zip(photos, masks[b]):
+            for name, method in methods.items():
+                started = time.perf_counter()
+                filled = method(photo, hole)
+                seconds = time.perf_counter() - started
+                result = np.where(hole[..., None], filled, photo)
+                rows[name, b].append((psnr(photo, result), ssim(photo, result), hole_l1(photo, result, hole), seconds))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    scores = []
+    for name in methods:
+        for b, ratio_bin in enumerate(config.bins):
+            scores.append(_mean_score(name, ratio_bin, rows[name, b]))
+        scores.append(_mean_score(name, None, [row for b in range(len(config.bins)) for row in rows[name, b]]))
+    return EvaluationReport(tuple(methods), tuple(config.bins), tuple(scores), config.size, len(photos))
+
+
+# --- output ---------------------------------------------------------------------------------------------------
+
+
+def _bin_label(ratio_bin: tuple[float, float] | None) -> str:
+    return "all" if ratio_bin is None else f"{ratio_bin[0]:.2f}-{ratio_bin[1]:.2f}"
+
+
+_TABLES = (
+    ("PSNR (dB, higher is better)", "psnr", "{:.2f}"),
+    ("SSIM (higher is better)", "ssim", "{:.4f}"),
+    ("L1 over the hole (%, lower is better)", "hole_l1", "{:.2f}"),
+)
+
+
+def format_markdown(report: EvaluationReport) -> str:
+    """One table per metric (rows: hole-ratio bins, columns: methods), then seconds per image."""
+    header = "| hole ratio | " + " | ".join(report.methods) + " |\n|---|" + "---:|" * len(report.methods) + "\n"
+    parts = [f"{report.photos} photos at {report.size}x{report.size}, one mask per photo and bin.\n"]
+    for title, field, fmt in _TABLES:
+        lines = []
+        for ratio_bin in (*report.bins, None):
+            values = []
+            for method in report.methods:
+                value = getattr(report.score(method, ratio_bin), field)
+                values.append(fmt.format(value * 100 if field == "hole_l1" else value))
+            lines.append(f"| {_bin_label(ratio_bin)} | " + " | ".join(values) + " |")
+        parts.append(f"### {title}\n\n{header}" + "\n".join(lines) + "\n")
+    seconds = " | ".join(f"{report.score(m, None).seconds_per_image:.3f}" for m in report.methods)
+    parts.append(
+        "### Seconds per image\n\n| | " + " | ".join(report.methods) + " |\n|---|"
+        + "---:|" * len(report.methods) + f"\n| s/image | {seconds} |\n"
+    )
+    return "\n".join(parts)
+
+
+def plot_report(report: EvaluationReport, path: Path) -> None:
+    """A PNG bar chart per metric, bins on the x axis, one bar per method. matplotlib is imported only here."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(15, 4.2), layout="constrained")
+    FigureCanvasAgg(figure)
+    labels = [_bin_label(b) for b in report.bins]
+    positions = np.arange(len(labels))
+    width = 0.8 / len(report.methods)
+    for axis, (title, field, _) in zip(figure.subplots(1, len(_TABLES)), _TABLES):
+        for index, method in enumerate(report.methods):
+            values = [getattr(report.score(method, b), field) * (100 if field == "hole_l1" else 1) for b in report.bins]
+            axis.bar(positions + (index - (len(report.methods) - 1) / 2) * width, values, width, label=method)
+        axis.set_title(title)
+        axis.set_xticks(positions, labels)
+        axis.set_xlabel("hole ratio")
+    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside right upper")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
