@@ -6,6 +6,8 @@ import argparse
 import importlib.util
 import sys
 
+from .. import __version__
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -14,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(see `pconv-studio inpaint --help`).",
     )
     parser.add_argument("image", nargs="?", help="a photo to open")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     parser.add_argument("--device", default=None, help="auto, cuda, cuda:N, mps or cpu (default: last used, else auto)")
     parser.add_argument("--weights", default=None, help="a weights file instead of the shipped model")

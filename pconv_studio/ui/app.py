@@ -117,6 +117,7 @@ def run_app(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
+    app.setDesktopFileName("pconv-studio")  # Wayland matches the window to the menu entry (and its icon) by this
     icon = data_folder("resources") / "icon.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
