@@ -183,9 +183,9 @@ def _to_float_rgb(pixels: np.ndarray) -> np.ndarray:
 
 
 def _from_float_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """Back to `like`'s dtype and colour layout (grey takes the channel mean); rounds, never wraps."""
+    """(..., 3) floats back to `like`'s dtype and colour layout (grey takes the channel mean); rounds and clips."""
     maximum = 65535.0 if like.dtype == np.uint16 else 255.0
-    values = rgb.mean(axis=2) if like.ndim == 2 else rgb
+    values = rgb.mean(axis=-1) if like.ndim == 2 else rgb
     return np.clip(values * maximum + 0.5, 0, maximum).astype(like.dtype)
 
 
@@ -322,33 +322,38 @@ class Inpainter:
         small_hole = network_hole(crop_hole, (height, width))
         if small_hole.all():
             raise InputError("a hole is too large for its surroundings: no valid pixels are left around it")
-        filled_small, stages = self._forward(small_rgb, ~small_hole)
-        composited = np.where(small_hole[..., None], filled_small, small_rgb)
-        if scaled:
-            composited = cv2.resize(composited, (region.width, region.height), interpolation=cv2.INTER_CUBIC)
-        filled = _from_float_rgb(np.clip(composited, 0.0, 1.0), target)
+        filled, stages = self._forward(small_rgb, ~small_hole)
+        if scaled:  # blend at the small size, then scale the composite back: no seam where the hole ends
+            composited = np.where(small_hole[..., None], filled, small_rgb)
+            filled = cv2.resize(composited, (region.width, region.height), interpolation=cv2.INTER_CUBIC)
+        values = _from_float_rgb(filled[crop_hole], target)  # only hole pixels are converted and written
         if target.ndim == 3:
-            target[..., :3][crop_hole] = filled[crop_hole]  # alpha, if any, stays as it was
+            target[..., :3][crop_hole] = values  # alpha, if any, stays as it was
         else:
-            target[crop_hole] = filled[crop_hole]
+            target[crop_hole] = values
         return stages
 
     @torch.inference_mode()
     def _forward(self, rgb: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """One network pass on HxWx3 float32 in [0, 1]; returns the raw prediction and stage masks (True = hole)."""
         device = self.device_choice.device
-        image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        # HxWxC memory is already the channels_last layout of a (1, C, H, W) tensor: no transpose copy
+        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
         mask = torch.from_numpy(valid.astype(np.float32))[None, None]
         on_cuda = device.type == "cuda"
         if on_cuda:
             image, mask = image.pin_memory(), mask.pin_memory()
         image = image.to(device, non_blocking=on_cuda)
         mask = mask.to(device, non_blocking=on_cuda)
-        if on_cuda:
-            image = image.contiguous(memory_format=torch.channels_last)
         dtype = autocast_dtype(device)
         with torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             output = self.model(image, mask)
-        filled = output.image[0].float().permute(1, 2, 0).cpu().numpy()
-        stages = [(stage[0, 0] == 0).cpu().numpy() for stage in output.stage_masks]
+        filled = output.image[0].permute(1, 2, 0).float().cpu().numpy()
+        # all stage masks in one transfer (one synchronisation instead of one per layer)
+        holes = [(stage[0, 0] == 0) for stage in output.stage_masks]
+        flat = torch.cat([h.flatten() for h in holes]).cpu().numpy()
+        stages, offset = [], 0
+        for hole in holes:
+            stages.append(flat[offset:offset + hole.numel()].reshape(hole.shape))
+            offset += hole.numel()
         return filled, stages
