@@ -71,7 +71,8 @@ def measure(preset: str, size: str, device: str, repeats: int, threads: int, wei
             inpainter.inpaint(pixels, hole)
             times.append(time.perf_counter() - start)
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else 0.0
-    return {"preset": preset, "size": size, "device": inpainter.device_description, "first_s": times[0],
+    label = f"CPU, {threads} threads" if device == "cpu" else inpainter.device_description
+    return {"preset": preset, "size": size, "device": label, "first_s": times[0],
             "steady_s": statistics.median(times[1:]), "host_peak_mb": _peak_rss_mb(), "gpu_peak_mb": gpu_peak}
 
 
