@@ -218,19 +218,15 @@ class Document:
             self.pixels[window] = edit.pixels_after if after else edit.pixels_before
 
     def undo(self) -> Edit | None:
-        if not self.can_undo:
-            return None
-        edit = self._done.pop()
-        self._write(edit, after=False)
-        self._undone.append(edit)
-        self._notify(Change(mask=True, pixels=edit.pixels_before is not None, region=edit.region, state=True))
-        return edit
+        return self._replay(self._done, self._undone, after=False) if self.can_undo else None
 
     def redo(self) -> Edit | None:
-        if not self.can_redo:
-            return None
-        edit = self._undone.pop()
-        self._write(edit, after=True)
-        self._done.append(edit)
+        return self._replay(self._undone, self._done, after=True) if self.can_redo else None
+
+    def _replay(self, source: list[Edit], destination: list[Edit], after: bool) -> Edit:
+        """Move the newest edit of `source` to `destination`, writing its before (undo) or after (redo) state."""
+        edit = source.pop()
+        self._write(edit, after=after)
+        destination.append(edit)
         self._notify(Change(mask=True, pixels=edit.pixels_before is not None, region=edit.region, state=True))
         return edit
