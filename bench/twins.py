@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pconv_studio.model import MaskGroups, PartialConv2d, PConvUNet, UNetConfig, layer_specs
+from pconv_studio.model import PartialConv2d, PConvUNet, UNetConfig, layer_specs
 
 
 class PlainConvUNet(nn.Module):
@@ -70,4 +70,4 @@ def naive_partial_conv(net: PConvUNet) -> PConvUNet:
     return net
 
 
-__all__ = ["PlainConvUNet", "naive_partial_conv", "MaskGroups"]
+__all__ = ["PlainConvUNet", "naive_partial_conv"]

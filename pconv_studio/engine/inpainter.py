@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import CancelledError, DeviceError, InputError, WeightsError
-from ..model import PConvUNet, UNetConfig, load_weights
+from ..model import UNetConfig, load_weights
 from ..paths import default_weights_path
 from .device import DeviceChoice, autocast_dtype, select_device
 from .imageio import check_mask_matches
