@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import SUPPORTED_SUFFIXES, Inpainter, load_image, load_mask, save_image, save_mask
+from ..engine.imageio import image_files
 from ..errors import ImageIOError, InputError, PConvError
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _images_in(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise InputError(f"not a folder: {folder}")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file())
-
-
 def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
 
@@ -74,10 +69,10 @@ def _plan_jobs(args: argparse.Namespace) -> list[Job]:
             raise InputError("give either IMAGE MASK or --images/--masks, not both")
         if args.masks is None or args.output is None:
             raise InputError("batch mode needs --images DIR --masks DIR --output DIR")
-        images = _images_in(args.images)
+        images = image_files(args.images)
         if not images:
             raise InputError(f"no images in {args.images} (looked for {', '.join(SUPPORTED_SUFFIXES)})")
-        masks = {p.stem: p for p in _images_in(args.masks)}
+        masks = {p.stem: p for p in image_files(args.masks)}
         unmatched = [p.name for p in images if p.stem not in masks]
         if unmatched:
             raise InputError(f"{len(unmatched)} photo(s) have no mask in {args.masks}: {', '.join(unmatched[:5])}")

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ImageIOError, InputError
-from .imageio import SUPPORTED_SUFFIXES, load_image
+from .imageio import SUPPORTED_SUFFIXES, eight_bit, image_files, load_image
 from .inpainter import Inpainter
 from .masks import HOLE_RATIO_BINS, mask_rng, random_mask
 
@@ -122,8 +122,7 @@ def hole_l1(reference: np.ndarray, estimate: np.ndarray, hole: np.ndarray) -> fl
 
 def as_rgb8(pixels: np.ndarray) -> np.ndarray:
     """Any decoded photo (grey, RGB, RGBA; 8 or 16 bits) as RGB uint8, the form training and evaluation use."""
-    if pixels.dtype == np.uint16:
-        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    pixels = eight_bit(pixels)
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[..., None], 3, axis=2)
     return np.ascontiguousarray(pixels[..., :3])
@@ -131,10 +130,7 @@ def as_rgb8(pixels: np.ndarray) -> np.ndarray:
 
 def list_photos(folder: Path) -> list[Path]:
     """The image files of a folder, sorted by name; an error if there are none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"not a folder: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file())
+    paths = image_files(folder)
     if not paths:
         raise ImageIOError(f"no photos in {folder} (looked for {', '.join(SUPPORTED_SUFFIXES)})")
     return paths

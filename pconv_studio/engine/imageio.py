@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import ImageIOError, InputError
 
 __all__ = [
-    "SUPPORTED_SUFFIXES", "load_image", "save_image", "load_mask", "save_mask", "check_mask_matches",
+    "SUPPORTED_SUFFIXES", "check_mask_matches", "eight_bit", "image_files", "load_image", "load_mask", "save_image",
+    "save_mask",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,21 @@ def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     if quarter_turns:
         pixels = np.rot90(pixels, quarter_turns)
     return np.ascontiguousarray(pixels)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files of a folder (by suffix), sorted by name; possibly none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"not a folder: {folder}")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file())
+
+
+def eight_bit(pixels: np.ndarray) -> np.ndarray:
+    """16-bit pixels rounded to 8 bits (x * 255 / 65535, to nearest); 8-bit pixels unchanged."""
+    if pixels.dtype != np.uint16:
+        return pixels
+    return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _read_bytes(path: Path) -> np.ndarray:
@@ -90,8 +106,7 @@ def _encode(path: Path, pixels: np.ndarray, jpeg_quality: int) -> np.ndarray:
         raise ImageIOError(f"cannot write {suffix or 'files without a suffix'}: use one of {', '.join(SUPPORTED_SUFFIXES)}")
     if pixels.dtype == np.uint16 and suffix not in _SIXTEEN_BIT_SUFFIXES:
         log.warning("%s stores 8 bits only: 16-bit pixels are reduced", suffix)
-        pixels = (pixels.astype(np.uint32) * 255 + 32767) // 65535
-        pixels = pixels.astype(np.uint8)
+        pixels = eight_bit(pixels)
     if pixels.ndim == 3:
         if pixels.shape[2] == 4 and suffix in (".jpg", ".jpeg"):
             log.warning("JPEG has no alpha channel: it is dropped")
