@@ -129,7 +129,7 @@ def test_stages_of_a_scaled_crop_match_what_the_network_computed(tiny_weights):
     from_network = mask_ops.stages_from_result(result, TINY_CONFIG)
     predicted = mask_ops.propagated_stages(hole, TINY_CONFIG, resolution)
     assert from_network.from_network and not predicted.from_network
-    assert from_network.region == predicted.region == mask_ops.largest_region(hole, resolution)
+    assert from_network.region == predicted.region == mask_ops.staged_region(hole, resolution)
     region = predicted.region
     assert region.width > 256  # the crop is scaled down to the working size
     assert predicted.network_size == (round(region.height * 256 / region.width), 256)

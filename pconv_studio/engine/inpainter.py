@@ -27,8 +27,8 @@ from .device import DeviceChoice, autocast_dtype, select_device
 from .imageio import check_mask_matches
 
 __all__ = [
-    "CancelToken", "Inpainter", "InpaintResult", "Region", "ResolutionConfig", "network_hole", "network_size",
-    "plan_regions",
+    "CancelToken", "Inpainter", "InpaintResult", "Region", "ResolutionConfig", "largest_region", "network_hole",
+    "network_size", "plan_regions",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,15 +101,16 @@ class Region:
 class InpaintResult:
     """The filled pixels (same shape and dtype as the input) and what the network did to get them.
 
-    `stage_masks` (bool, True = hole) are the masks after every layer for the largest region, as computed by the
-    network, in its padded frame; `stage_input_size` is the (height, width) the network saw for that region
-    before padding. `notices` are things the user should be told (e.g. a fallback to the CPU).
+    `stage_masks` (bool, True = hole) are the masks after every layer for `stage_region` (the largest region), as
+    computed by the network, in its padded frame; `stage_input_size` is the (height, width) the network saw for
+    that region before padding. `notices` are things the user should be told (e.g. a fallback to the CPU).
     """
 
     pixels: np.ndarray
     regions: list[Region]
     stage_names: list[str] = field(default_factory=list)
     stage_masks: list[np.ndarray] = field(default_factory=list)
+    stage_region: Region | None = None
     stage_input_size: tuple[int, int] | None = None
     seconds: float = 0.0
     device: str = ""
@@ -157,6 +158,11 @@ def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> list[Region]
             if merged:
                 break
     return sorted(regions, key=lambda r: (r.top, r.left))
+
+
+def largest_region(regions: list[Region]) -> Region:
+    """The region whose stage masks a fill reports (the panel shows it)."""
+    return max(regions, key=lambda r: r.height * r.width)
 
 
 def network_size(region: Region, working_size: int) -> tuple[int, int]:
@@ -291,7 +297,7 @@ class Inpainter:
     ) -> InpaintResult:
         result = InpaintResult(pixels=pixels.copy(), regions=plan_regions(hole, resolution),
                                device=self.device_description)
-        largest = max(result.regions, key=lambda r: r.height * r.width)
+        largest = largest_region(result.regions)
         for index, region in enumerate(result.regions):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -301,6 +307,7 @@ class Inpainter:
             if region is largest:
                 result.stage_names = self.model.stage_names
                 result.stage_masks = stages
+                result.stage_region = region
                 result.stage_input_size = network_size(region, resolution.working_size)
         if cancel is not None:
             cancel.raise_if_cancelled()

@@ -17,11 +17,13 @@ import numpy as np
 import torch
 
 from ..model import UNetConfig, layer_specs, propagate_masks
-from .inpainter import InpaintResult, Region, ResolutionConfig, network_hole, network_size, plan_regions
+from .inpainter import (
+    InpaintResult, Region, ResolutionConfig, largest_region, network_hole, network_size, plan_regions,
+)
 
 __all__ = [
     "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear", "fill_polygon",
-    "fill_rectangle", "grow", "invert", "largest_region", "paint_capsule",
+    "fill_rectangle", "grow", "invert", "paint_capsule", "staged_region",
     "propagated_stages", "region_slices", "shrink", "stages_from_result",
 ]
 
@@ -197,10 +199,10 @@ class StageStack:
         return scaled.astype(bool)
 
 
-def largest_region(hole: np.ndarray, resolution: ResolutionConfig) -> Region | None:
-    """The crop whose stages the engine reports: the largest of its planned regions."""
+def staged_region(hole: np.ndarray, resolution: ResolutionConfig) -> Region | None:
+    """The crop whose stages a fill of `hole` would report; None without a hole."""
     regions = plan_regions(hole, resolution)
-    return max(regions, key=lambda r: r.height * r.width) if regions else None
+    return largest_region(regions) if regions else None
 
 
 def _strides(config: UNetConfig) -> list[int]:
@@ -223,7 +225,7 @@ def _stack(names: Sequence[str], holes: Sequence[np.ndarray], config: UNetConfig
 
 def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: ResolutionConfig) -> StageStack | None:
     """The stages a fill of `hole` would go through, from the geometry alone (no weights); None without a hole."""
-    region = largest_region(hole, resolution) if hole.any() else None
+    region = staged_region(hole, resolution) if hole.any() else None
     if region is None:
         return None
     small = network_hole(hole[region_slices(region)], network_size(region, resolution.working_size))
@@ -235,7 +237,7 @@ def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: Resoluti
 
 def stages_from_result(result: InpaintResult, config: UNetConfig) -> StageStack | None:
     """The stages a fill computed, for its largest region."""
-    if not result.regions or not result.stage_masks or result.stage_input_size is None:
+    if result.stage_region is None or result.stage_input_size is None or not result.stage_masks:
         return None
-    region = max(result.regions, key=lambda r: r.height * r.width)
-    return _stack(result.stage_names, result.stage_masks, config, region, result.stage_input_size, from_network=True)
+    return _stack(result.stage_names, result.stage_masks, config, result.stage_region, result.stage_input_size,
+                  from_network=True)
