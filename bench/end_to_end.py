@@ -1,9 +1,11 @@
 """End-to-end fill time: decode the photo, move it to the device, run the network, composite.
 
     python bench/end_to_end.py [--device cpu|cuda] [--presets compact paper] [--sizes 512x512 1024x1024 4000x3000]
+                               [--cuda-graphs auto|on|off]
 
 Each (preset, size) runs in a fresh process: the first call includes cuDNN autotuning and allocator warm-up,
-the steady state is the median of the following calls. Peak host memory is the process's RSS high-water mark;
+the steady state is the median of the following calls (on CUDA the second call also captures the CUDA graph
+that later calls replay, so use at least 5 repeats). Peak host memory is the process's RSS high-water mark;
 peak GPU memory is torch's allocator peak. A 20% hole of brush strokes, spread over the photo. Networks without
 a weights file of their own use random weights: timing does not depend on the values.
 """
@@ -20,6 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pconv_studio.engine.runner import GRAPH_MODES  # noqa: E402
 
 
 def stroke_hole(height: int, width: int, fraction: float, seed: int = 0):
@@ -44,7 +48,9 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def measure(preset: str, size: str, device: str, repeats: int, threads: int, weights: str | None) -> dict:
+def measure(
+    preset: str, size: str, device: str, repeats: int, threads: int, weights: str | None, graphs: str
+) -> dict:
     import numpy as np
     import torch
 
@@ -63,7 +69,7 @@ def measure(preset: str, size: str, device: str, repeats: int, threads: int, wei
         photo = np.kron(photo, np.ones((8, 8, 1), np.uint8))[:height, :width]  # blocky: compresses like a photo
         save_image(Path(folder) / "photo.jpg", photo)
         hole = stroke_hole(height, width, 0.2)
-        inpainter = Inpainter(weights, device=device)
+        inpainter = Inpainter(weights, device=device, cuda_graphs=graphs)
         times = []
         for _ in range(repeats + 1):
             start = time.perf_counter()
@@ -71,7 +77,7 @@ def measure(preset: str, size: str, device: str, repeats: int, threads: int, wei
             inpainter.inpaint(pixels, hole)
             times.append(time.perf_counter() - start)
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else 0.0
-    label = f"CPU, {threads} threads" if device == "cpu" else inpainter.device_description
+    label = f"CPU, {threads} threads" if device == "cpu" else f"{inpainter.device_description}, graphs {graphs}"
     return {"preset": preset, "size": size, "device": label, "first_s": times[0],
             "steady_s": statistics.median(times[1:]), "host_peak_mb": _peak_rss_mb(), "gpu_peak_mb": gpu_peak}
 
@@ -84,18 +90,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--weights", help="use this weights file for the compact preset")
+    parser.add_argument("--cuda-graphs", choices=GRAPH_MODES, default="auto")
     parser.add_argument("--one", nargs=2, metavar=("PRESET", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         preset, size = args.one
         weights = args.weights if preset == "compact" else None
-        print(json.dumps(measure(preset, size, args.device, args.repeats, args.threads, weights)))
+        print(json.dumps(measure(preset, size, args.device, args.repeats, args.threads, weights, args.cuda_graphs)))
         return
     rows = []
     for preset in args.presets:
         for size in args.sizes:
             command = [sys.executable, __file__, "--one", preset, size, "--device", args.device,
-                       "--repeats", str(args.repeats), "--threads", str(args.threads)]
+                       "--repeats", str(args.repeats), "--threads", str(args.threads), "--cuda-graphs", args.cuda_graphs]
             if args.weights:
                 command += ["--weights", args.weights]
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

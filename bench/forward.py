@@ -1,7 +1,9 @@
 """Forward time and peak memory of PConvUNet against its plain-conv twin and a naive partial conv.
 
-    python bench/forward.py [--device cpu|cuda] [--sizes 512 1024] [--presets compact paper] [--repeats 3]
+    python bench/forward.py [--device cpu|cuda] [--sizes 512 1024] [--presets compact paper] [--repeats 3] [--graphs]
 
+With --graphs (CUDA only) every network is captured once in a CUDA graph and the replays are timed, which is
+what the engine does for repeated crop sizes; the ratio then shows the mask path's own work, not launch costs.
 Each measurement runs in its own process so that peak memory (host RSS high-water mark, reset before the
 forward; or torch's CUDA peak) belongs to that network alone. Prints a Markdown table.
 """
@@ -35,10 +37,11 @@ def _reset_peak_rss() -> None:
         pass
 
 
-def measure(preset: str, variant: str, size: int, device_name: str, repeats: int, threads: int) -> dict:
+def measure(preset: str, variant: str, size: int, device_name: str, repeats: int, threads: int, graphs: bool) -> dict:
     import torch
 
     from bench.twins import PlainConvUNet, naive_partial_conv
+    from pconv_studio.engine.runner import capture_cuda_graph
     from pconv_studio.model import PConvUNet, get_preset
 
     torch.set_num_threads(threads)
@@ -57,9 +60,20 @@ def measure(preset: str, variant: str, size: int, device_name: str, repeats: int
         net = net.to(memory_format=torch.channels_last)
         image = image.contiguous(memory_format=torch.channels_last)
 
+    def forward(image: torch.Tensor, valid: torch.Tensor) -> object:
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None, cache_enabled=False):
+            return net(image, valid)
+
+    with torch.inference_mode():
+        if graphs:
+            graph, _ = capture_cuda_graph(forward, image, valid)  # warms up (and autotunes) first
+
     def run() -> None:
-        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            net(image, valid)
+        with torch.inference_mode():
+            if graphs:
+                graph.replay()
+            else:
+                forward(image, valid)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -89,21 +103,25 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["compact", "paper"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--graphs", action="store_true", help="time CUDA graph replays (CUDA only)")
     parser.add_argument("--one", nargs=3, metavar=("PRESET", "VARIANT", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.graphs and not args.device.startswith("cuda"):
+        parser.error("--graphs needs --device cuda")
     if args.one:
         preset, variant, size = args.one
-        print(json.dumps(measure(preset, variant, int(size), args.device, args.repeats, args.threads)))
+        print(json.dumps(measure(preset, variant, int(size), args.device, args.repeats, args.threads, args.graphs)))
         return
     rows = []
     for preset in args.presets:
         for size in args.sizes:
             for variant in VARIANTS:
                 command = [sys.executable, __file__, "--one", preset, variant, str(size), "--device", args.device,
-                           "--repeats", str(args.repeats), "--threads", str(args.threads)]
+                           "--repeats", str(args.repeats), "--threads", str(args.threads)] + ["--graphs"] * args.graphs
                 output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
     device_label = args.device if args.device != "cpu" else f"cpu ({args.threads} threads)"
+    device_label += ", CUDA graph replays" if args.graphs else ""
     print(f"\nForward pass, batch 1, 20% hole, {device_label}; median of {args.repeats}\n")
     print("| preset | size | PConvUNet ms | plain twin ms | naive ones-kernel ms | PConv / plain | naive / PConv "
           "| peak MB (pconv / plain / naive) |")

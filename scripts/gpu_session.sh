@@ -25,6 +25,10 @@ echo "== CUDA tests with the new weights (${weights:-none})" | tee -a "$log"
 PCONV_TEST_WEIGHTS=$weights "${pytest[@]}" tests/test_cuda.py 2>&1 | tail -n 8 | tee -a "$log"
 
 echo "== benchmarks" | tee -a "$log"
-python3 bench/end_to_end.py --device cuda ${weights:+--weights "$weights"} --repeats 10 2>&1 | tail -n 12 | tee -a "$log"
+for graphs in auto off; do  # the engine's default, and the eager baseline it is measured against
+  python3 bench/end_to_end.py --device cuda ${weights:+--weights "$weights"} --repeats 10 --cuda-graphs "$graphs" \
+    2>&1 | tail -n 10 | tee -a "$log"
+done
 python3 bench/forward.py --device cuda --repeats 20 2>&1 | tail -n 8 | tee -a "$log"
+python3 bench/forward.py --device cuda --repeats 20 --graphs 2>&1 | tail -n 8 | tee -a "$log"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$log"

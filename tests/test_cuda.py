@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from pconv_studio.engine import Inpainter
-from pconv_studio.model import PartialConv2d, PConvUNet, get_preset
+from pconv_studio.engine.runner import NetworkRunner
+from pconv_studio.model import PartialConv2d, PConvUNet, get_preset, load_weights
 from pconv_studio.paths import default_weights_path
 
 from .support import gradient_image, make_weights
@@ -119,3 +120,68 @@ def test_out_of_memory_falls_back_without_failing(tmp_path, monkeypatch):
     assert any("smaller" in n or "retried" in n for n in result.notices)
     assert any("CPU" in n for n in result.notices)
     np.testing.assert_array_equal(result.pixels[~hole], pixels[~hole])
+
+
+def _runner_inputs(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    valid = np.ones((height, width), bool)
+    top, left = rng.integers(0, height // 2), rng.integers(0, width // 2)
+    valid[top:top + height // 3, left:left + width // 3] = False
+    return pixels, valid
+
+
+def _trained_or_tiny_network(tmp_path: Path) -> PConvUNet:
+    model, _ = load_weights(_weights_for_engine_test(tmp_path))
+    return model.fold_batch_norms().cuda().to(memory_format=torch.channels_last)
+
+
+def _assert_same_fill(got, expected) -> None:
+    (composite, stages), (expected_composite, expected_stages) = got, expected
+    difference = np.abs(composite.astype(int) - expected_composite.astype(int))
+    assert difference.max() <= 1 and difference.mean() < 0.01
+    assert len(stages) == len(expected_stages)
+    for stage, expected_stage in zip(stages, expected_stages):
+        np.testing.assert_array_equal(stage, expected_stage)
+
+
+def test_cuda_graph_replays_follow_new_inputs(tmp_path):
+    """A replay must read the inputs copied in for this call, not the ones it was captured with."""
+    network = _trained_or_tiny_network(tmp_path)
+    graphed = NetworkRunner(network, torch.device("cuda"), graphs="on")
+    eager = NetworkRunner(network, torch.device("cuda"), graphs="off")
+    for seed in range(4):  # the 2nd call captures, the 3rd and 4th replay with new pixels and a new hole
+        pixels, valid = _runner_inputs(seed, 200, 264)
+        _assert_same_fill(graphed(pixels, valid), eager(pixels, valid))
+    assert graphed.graph_count == 1 and eager.graph_count == 0
+
+
+def test_cuda_graph_cache_is_bounded_and_auto_mode_agrees(tmp_path):
+    network = _trained_or_tiny_network(tmp_path)
+    graphed = NetworkRunner(network, torch.device("cuda"), graphs="on", capacity=2)
+    automatic = NetworkRunner(network, torch.device("cuda"), graphs="auto")
+    eager = NetworkRunner(network, torch.device("cuda"), graphs="off")
+    sizes = [(128, 128), (96, 160), (160, 96)]
+    for round_ in range(3):
+        for index, (height, width) in enumerate(sizes):
+            pixels, valid = _runner_inputs(10 * round_ + index, height, width)
+            expected = eager(pixels, valid)
+            _assert_same_fill(graphed(pixels, valid), expected)
+            _assert_same_fill(automatic(pixels, valid), expected)
+    assert graphed.graph_count == 2
+
+
+def test_engine_replaying_graphs_matches_the_cpu(tmp_path):
+    weights = _weights_for_engine_test(tmp_path)
+    pixels = gradient_image(512, 512)
+    pixels[::5] //= 3
+    hole = np.zeros((512, 512), bool)
+    hole[150:330, 120:400] = True
+    on_cpu = Inpainter(weights, device="cpu").inpaint(pixels, hole)
+    on_gpu = Inpainter(weights, device="cuda", cuda_graphs="on")
+    for _ in range(3):  # eager, capture, replay
+        result = on_gpu.inpaint(pixels, hole)
+        np.testing.assert_array_equal(result.pixels[~hole], pixels[~hole])
+        difference = np.abs(result.pixels[hole].astype(float) - on_cpu.pixels[hole].astype(float)) / 255.0
+        assert difference.mean() < 1 / 255
+    assert on_gpu._runner.graph_count == 1

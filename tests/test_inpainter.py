@@ -117,3 +117,15 @@ def test_stage_masks_come_from_the_network(inpainter):
     assert result.stage_names == ["enc1", "enc2", "enc3", "enc4", "dec4", "dec3", "dec2", "dec1"]
     assert result.stage_masks[0].dtype == bool and result.stage_masks[0].shape == (32, 32)  # enc1 halves the 64x64 crop
     assert result.stage_masks[-1].sum() == 0
+
+
+def test_eight_bit_fill_on_the_device_matches_the_host_conversion(inpainter):
+    """A full-size 8-bit colour crop is converted, composited and rounded on the device; the same photo stored
+    in 16 bits takes the host path. Both must give the same fill, to within one 8-bit step."""
+    pixels = gradient_image(70, 90)
+    pixels[::5] //= 3
+    hole = _hole(70, 90)
+    on_device = inpainter.inpaint(pixels, hole).pixels
+    on_host = inpainter.inpaint(pixels.astype(np.uint16) * 257, hole).pixels
+    on_host_as_8_bit = np.round(on_host[hole] / 257.0)
+    assert np.abs(on_device[hole].astype(float) - on_host_as_8_bit).max() <= 1

@@ -92,3 +92,33 @@ def test_config_round_trips_and_validates():
         UNetConfig(name="bad", encoder_channels=(8, 16), encoder_kernels=(3,))
     with pytest.raises(ValueError):
         UNetConfig(name="bad", encoder_channels=(8, 16), encoder_kernels=(3, 4))
+
+
+@pytest.mark.parametrize("preset", ["compact", "paper"])
+def test_folded_batch_norms_give_the_same_fill(preset):
+    """Folding is exact algebra, so in float64 the folded network agrees with batch norm's own formula to 1e-9."""
+    torch.manual_seed(3)
+    net = PConvUNet(get_preset(preset)).double()
+    for module in net.modules():  # statistics far from the identity, so a wrong fold cannot hide
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.2, 3.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.3, 0.3)
+    net.eval()
+    image = torch.rand(1, 3, 96, 128, dtype=torch.float64)
+    valid = torch.ones(1, 1, 96, 128, dtype=torch.float64)
+    valid[..., 20:70, 30:100] = 0
+    with torch.no_grad():
+        expected = net(image, valid)
+        folded = net.fold_batch_norms()
+        got = folded(image, valid)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    torch.testing.assert_close(got.image, expected.image, rtol=0, atol=1e-9)
+    for mask, expected_mask in zip(got.stage_masks, expected.stage_masks):
+        assert torch.equal(mask, expected_mask)
+
+
+def test_folding_refuses_a_network_in_training_mode():
+    with pytest.raises(RuntimeError, match="eval"):
+        PConvUNet(TINY_CONFIG).fold_batch_norms()

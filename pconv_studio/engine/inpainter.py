@@ -25,6 +25,7 @@ from ..model import UNetConfig, load_weights
 from ..paths import default_weights_path
 from .device import DeviceChoice, autocast_dtype, select_device
 from .imageio import check_mask_matches
+from .runner import GraphMode, NetworkRunner
 
 __all__ = [
     "CancelToken", "Inpainter", "InpaintResult", "Region", "ResolutionConfig", "largest_region", "network_hole",
@@ -199,7 +200,7 @@ class Inpainter:
     """Loads a weights file once and fills holes on the chosen device.
 
     Pass `weights=None` for the shipped model; a missing file is a `WeightsError` that says no trained model is
-    installed (the engine never fills with an untrained network).
+    installed (the engine never fills with an untrained network). `cuda_graphs` is the `NetworkRunner`'s mode.
     """
 
     def __init__(
@@ -207,6 +208,7 @@ class Inpainter:
         weights: str | Path | None = None,
         device: str = "auto",
         resolution: ResolutionConfig = ResolutionConfig(),
+        cuda_graphs: GraphMode = "auto",
     ) -> None:
         self.weights_path = Path(weights) if weights is not None else default_weights_path()
         if weights is None and not self.weights_path.is_file():
@@ -215,7 +217,9 @@ class Inpainter:
                 " train one with `pconv-studio train` or pass a weights file"
             )
         self.model, self.metadata = load_weights(self.weights_path)
+        self.model.fold_batch_norms()
         self.resolution = resolution
+        self.cuda_graphs: GraphMode = cuda_graphs
         self.device_choice = select_device(device)
         self._move_model()
 
@@ -242,6 +246,7 @@ class Inpainter:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             self.model.to(memory_format=torch.channels_last)
+        self._runner = NetworkRunner(self.model, device, graphs=self.cuda_graphs)
 
     def inpaint(
         self,
@@ -273,6 +278,7 @@ class Inpainter:
             except torch.cuda.OutOfMemoryError:
                 if self.device_choice.device.type != "cuda":
                     raise DeviceError("out of memory") from None
+                self._runner.reset()
                 torch.cuda.empty_cache()
                 if resolution.working_size >= 512:
                     resolution = replace(resolution, working_size=resolution.working_size // 2)
@@ -318,49 +324,35 @@ class Inpainter:
     def _fill_region(
         self, output: np.ndarray, hole: np.ndarray, region: Region, working_size: int
     ) -> list[np.ndarray]:
-        """Fill one crop of `output` in place, hole pixels only; returns the network's stage masks (True = hole)."""
+        """Fill one crop of `output` in place, hole pixels only; returns the network's stage masks (True = hole).
+
+        A colour 8-bit crop the network sees at full size goes to the device as it is stored and comes back
+        composited and rounded; others (scaled, 16-bit, grey) are converted and composited on the host.
+        """
         window = (slice(region.top, region.bottom), slice(region.left, region.right))
         crop_hole = hole[window]
         target = output[window]
-        crop_rgb = _to_float_rgb(target)
         height, width = network_size(region, working_size)
         scaled = (height, width) != crop_hole.shape
-        small_rgb = cv2.resize(crop_rgb, (width, height), interpolation=cv2.INTER_AREA) if scaled else crop_rgb
         small_hole = network_hole(crop_hole, (height, width))
         if small_hole.all():
             raise InputError("a hole is too large for its surroundings: no valid pixels are left around it")
+        if not scaled and target.ndim == 3 and target.dtype == np.uint8:
+            composite, stages = self._forward(target[..., :3], ~small_hole)
+            np.copyto(target[..., :3], composite, where=crop_hole[..., None])  # alpha, if any, stays as it was
+            return stages
+        crop_rgb = _to_float_rgb(target)
+        small_rgb = cv2.resize(crop_rgb, (width, height), interpolation=cv2.INTER_AREA) if scaled else crop_rgb
         filled, stages = self._forward(small_rgb, ~small_hole)
-        if scaled:  # blend at the small size, then scale the composite back: no seam where the hole ends
-            composited = np.where(small_hole[..., None], filled, small_rgb)
-            filled = cv2.resize(composited, (region.width, region.height), interpolation=cv2.INTER_CUBIC)
+        if scaled:  # composited at the small size, then scaled back: no seam where the hole ends
+            filled = cv2.resize(filled, (region.width, region.height), interpolation=cv2.INTER_CUBIC)
         values = _from_float_rgb(filled[crop_hole], target)  # only hole pixels are converted and written
         if target.ndim == 3:
-            target[..., :3][crop_hole] = values  # alpha, if any, stays as it was
+            target[..., :3][crop_hole] = values
         else:
             target[crop_hole] = values
         return stages
 
-    @torch.inference_mode()
-    def _forward(self, rgb: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """One network pass on HxWx3 float32 in [0, 1]; returns the raw prediction and stage masks (True = hole)."""
-        device = self.device_choice.device
-        # HxWxC memory is already the channels_last layout of a (1, C, H, W) tensor: no transpose copy
-        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
-        mask = torch.from_numpy(valid.astype(np.float32))[None, None]
-        on_cuda = device.type == "cuda"
-        if on_cuda:
-            image, mask = image.pin_memory(), mask.pin_memory()
-        image = image.to(device, non_blocking=on_cuda)
-        mask = mask.to(device, non_blocking=on_cuda)
-        dtype = autocast_dtype(device)
-        with torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            output = self.model(image, mask)
-        filled = output.image[0].permute(1, 2, 0).float().cpu().numpy()
-        # all stage masks in one transfer (one synchronisation instead of one per layer)
-        holes = [(stage[0, 0] == 0) for stage in output.stage_masks]
-        flat = torch.cat([h.flatten() for h in holes]).cpu().numpy()
-        stages, offset = [], 0
-        for hole in holes:
-            stages.append(flat[offset:offset + hole.numel()].reshape(hole.shape))
-            offset += hole.numel()
-        return filled, stages
+    def _forward(self, pixels: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One network pass on HxWx3 uint8 or float32 pixels: the composite in their dtype and the stage masks."""
+        return self._runner(pixels, valid)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MaskGroups", "PartialConv2d", "window_sum"]
+__all__ = ["MaskGroups", "PartialConv2d", "mask_from_count", "window_sum"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,12 @@ def window_sum(
         return F.conv2d(channel_sum, ones, stride=stride, padding=padding, dilation=dilation)
 
 
+def mask_from_count(valid_count: torch.Tensor) -> torch.Tensor:
+    """The new mask: 1 where at least one valid pixel fed the window. Counts are whole numbers, so clamping them
+    at 1 is exact (and one kernel, where a comparison and a cast are two)."""
+    return valid_count.clamp(max=1.0)
+
+
 class PartialConv2d(nn.Conv2d):
     """A drop-in for `nn.Conv2d` whose `forward(x, mask)` returns `(y, new_mask)`.
 
@@ -121,7 +127,7 @@ class PartialConv2d(nn.Conv2d):
         valid_count = window_sum(
             groups.channel_weighted_sum(), self.kernel_size, self.stride, self.padding, self.dilation
         )
-        new_mask = (valid_count > 0).float()
+        new_mask = mask_from_count(valid_count)
         masked = x if input_masked else x * groups.expand().to(x.dtype)
         raw = F.conv2d(masked, self.weight, None, self.stride, self.padding, self.dilation)
         # the ratio in float32 at least (float64 for float64 inputs), then in the convolution's dtype
@@ -130,8 +136,8 @@ class PartialConv2d(nn.Conv2d):
         ratio = window_size / valid_count.to(ratio_dtype).clamp(min=1.0) * new_mask.to(ratio_dtype)
         # in place: the convolution's backward does not need its output, and the ratio needs no gradient
         y = raw.mul_(ratio.to(raw.dtype))
-        if self.bias is not None:
-            y = y.add_(self.bias.view(1, -1, 1, 1).to(y.dtype) * new_mask.to(y.dtype))
+        if self.bias is not None:  # + bias * new_mask, broadcast on the fly: no (N, C, H, W) bias map is made
+            y = y.addcmul_(self.bias.view(1, -1, 1, 1).to(y.dtype), new_mask.to(y.dtype))
         return y, new_mask
 
     def _as_groups(self, x: torch.Tensor, mask: torch.Tensor | MaskGroups | None) -> MaskGroups:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import UNetConfig, layer_specs
-from .partial_conv import MaskGroups, window_sum
+from .partial_conv import MaskGroups, mask_from_count, window_sum
 from .unet import pad_to_multiple
 
 __all__ = ["propagate_masks"]
@@ -39,7 +39,7 @@ def propagate_masks(valid: torch.Tensor, config: UNetConfig) -> list[torch.Tenso
             masks.channel_weighted_sum(), (spec.kernel, spec.kernel), (spec.stride, spec.stride),
             (spec.padding, spec.padding), (1, 1),
         )
-        new_mask = (count > 0).float()
+        new_mask = mask_from_count(count)
         masks = MaskGroups.single(new_mask, spec.out_channels)
         if not spec.upsample:
             stages[index] = masks

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from .config import LayerSpec, UNetConfig, layer_specs
 from .partial_conv import MaskGroups, PartialConv2d
@@ -65,12 +66,22 @@ class _PConvLayer(nn.Module):
     def forward(self, x: torch.Tensor, mask: MaskGroups) -> tuple[torch.Tensor, torch.Tensor]:
         """x must be 0 in the hole; so is the output, except for the last layer (the prediction itself)."""
         y, new_mask = self.conv(x, mask, input_masked=True)
-        y = self.norm(y)
-        if self.spec.batch_norm:
+        if isinstance(self.norm, nn.BatchNorm2d):
             # batch norm's shift would leak into the hole: zero it again (before the activation, which keeps 0 at 0;
             # in place, as batch norm's backward does not need its output)
-            y = y.mul_(new_mask.to(y.dtype))
+            y = self.norm(y).mul_(new_mask.to(y.dtype))
         return self.act(y), new_mask
+
+    def fold_batch_norm(self) -> None:
+        """Inference only: batch norm with frozen statistics is y -> s*y + t, so s goes into the weights and t
+        becomes the convolution's bias, which the partial conv already adds in the valid region only."""
+        if not isinstance(self.norm, nn.BatchNorm2d):
+            return
+        norm = self.norm
+        self.conv.weight, self.conv.bias = fuse_conv_bn_weights(
+            self.conv.weight, self.conv.bias, norm.running_mean, norm.running_var, norm.eps, norm.weight, norm.bias
+        )
+        self.norm = nn.Identity()
 
 
 class PConvUNet(nn.Module):
@@ -94,6 +105,16 @@ class PConvUNet(nn.Module):
     @property
     def stage_names(self) -> list[str]:
         return [layer.spec.name for layer in self.layers]
+
+    def fold_batch_norms(self) -> "PConvUNet":
+        """Fold every batch norm into its convolution, for inference: the same outputs with one pass over the
+        features fewer per layer. The network cannot be trained afterwards, so it must be in eval mode."""
+        if self.training:
+            raise RuntimeError("fold_batch_norms() is for inference: call eval() first")
+        with torch.no_grad():
+            for layer in self.layers:
+                layer.fold_batch_norm()
+        return self
 
     def forward(self, image: torch.Tensor, valid: torch.Tensor) -> UNetOutput:
         height, width = image.shape[-2:]
