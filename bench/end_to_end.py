@@ -101,8 +101,8 @@ def main() -> None:
     rows = []
     for preset in args.presets:
         for size in args.sizes:
-            command = [sys.executable, __file__, "--one", preset, size, "--device", args.device,
-                       "--repeats", str(args.repeats), "--threads", str(args.threads), "--cuda-graphs", args.cuda_graphs]
+            command = [sys.executable, __file__, "--one", preset, size, "--device", args.device, "--repeats",
+                       str(args.repeats), "--threads", str(args.threads), "--cuda-graphs", args.cuda_graphs]
             if args.weights:
                 command += ["--weights", args.weights]
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

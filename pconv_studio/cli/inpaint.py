@@ -16,6 +16,7 @@ import numpy as np
 
 from ..engine import SUPPORTED_SUFFIXES, Inpainter, load_image, load_mask, save_image, save_mask
 from ..engine.imageio import image_files
+from ..engine.runner import GRAPH_MODES
 from ..errors import ImageIOError, InputError, PConvError
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--masks", type=Path, help="a folder of masks, matched to photos by file stem")
     parser.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N, mps or cpu")
     parser.add_argument("--weights", type=Path, help="a weights file instead of the shipped model")
+    parser.add_argument("--cuda-graphs", choices=GRAPH_MODES, default="auto",
+                        help="replay repeated crop sizes from CUDA graphs: auto (where faster), on, off")
     parser.add_argument("--stages", type=Path, help="write the mask after every layer as PNG (white = hole) here")
     parser.add_argument("--jpeg-quality", type=int, default=95, help="quality of JPEG/WebP outputs (default 95)")
     parser.set_defaults(func=run)
@@ -115,7 +118,7 @@ def _run_job(inpainter: Inpainter, job: Job, jpeg_quality: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     jobs = _plan_jobs(args)
-    inpainter = Inpainter(args.weights, device=args.device)
+    inpainter = Inpainter(args.weights, device=args.device, cuda_graphs=args.cuda_graphs)
     log.info("model %s on %s", inpainter.model_name, inpainter.device_description)
     if len(jobs) == 1:
         _run_job(inpainter, jobs[0], args.jpeg_quality)

@@ -6,9 +6,9 @@ flattened into one tensor. So a fill costs one upload, one download and no per-l
 
 CUDA graphs: at batch 1 the network is hundreds of small kernels whose launch cost exceeds their work, so on a
 GPU a step shape met for the second time is captured in a CUDA graph and replayed from then on. With
-`graphs="auto"` the capture is timed against the eager step and kept only where it is faster; "on" keeps it
-always, "off" never captures. All graphs share one memory pool, which is safe because a step's outputs are read
-back to the host before the next step runs.
+`graphs="auto"` the replay is checked against the eager step once (the same fill, and faster) and dropped if
+not; "on" keeps every capture, "off" never captures. All graphs share one memory pool, which is safe because
+a step's outputs are read back to the host before the next step runs.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class NetworkRunner:
         self.capacity = capacity
         self._step = _FillStep(model, device)
         self._seen: Counter[_StepKey] = Counter()
-        self._graphs: OrderedDict[_StepKey, _Graph | None] = OrderedDict()  # None: measured slower, run eager
+        self._graphs: OrderedDict[_StepKey, _Graph | None] = OrderedDict()  # None: the check said no, run eager
         self._pool = None
 
     @property
@@ -168,7 +168,7 @@ class NetworkRunner:
         except RuntimeError as error:  # a capture that fails is a missed speed-up, never a failed fill
             log.warning("CUDA graph capture failed for %s, running eagerly: %s", key, error)
             graph = None
-        if graph is not None and self.graphs_mode == "auto" and not self._graph_is_faster(key, graph):
+        if graph is not None and self.graphs_mode == "auto" and not self._graph_is_worth_it(key, graph):
             graph = None
         self._graphs[key] = graph
         while len(self._graphs) > self.capacity:
@@ -183,10 +183,11 @@ class NetworkRunner:
         log.info("captured a CUDA graph for a %s %s step", "x".join(map(str, key[0])), key[1])
         return _Graph(graph, static_pixels, static_valid, *outputs)
 
-    def _graph_is_faster(self, key: _StepKey, graph: _Graph) -> bool:
-        """Time the eager step against the replay on the captured inputs (best of three each)."""
+    def _graph_is_worth_it(self, key: _StepKey, graph: _Graph) -> bool:
+        """Replay and eager step on the captured inputs: the replay must give the same fill (to one 8-bit step, as
+        autotuned kernels may round differently) and be faster (best of three each)."""
 
-        def best_of_three(run) -> float:
+        def best_of_three(run: Callable[[], object]) -> float:
             times = []
             for _ in range(3):
                 torch.cuda.synchronize(self.device)
@@ -197,6 +198,13 @@ class NetworkRunner:
             return min(times)
 
         device_pixels, device_valid = graph.pixels.clone(), graph.valid.clone()
+        composite, holes, _ = self._step(device_pixels, device_valid)
+        graph.graph.replay()
+        tolerance = 1.0 if composite.dtype == torch.uint8 else 1.0 / 255.0
+        difference = (graph.composite.float() - composite.float()).abs().max().item()
+        if difference > tolerance or not torch.equal(graph.holes, holes):
+            log.warning("CUDA graph for %s disagrees with the eager step (%.4f): running eagerly", key, difference)
+            return False
         eager = best_of_three(lambda: self._step(device_pixels, device_valid))
         replayed = best_of_three(graph.graph.replay)
         log.info("step %s: eager %.2f ms, CUDA graph %.2f ms", key, 1000 * eager, 1000 * replayed)
