@@ -71,3 +71,85 @@ def test_graph_modes(network):
     with pytest.raises(ValueError, match="graphs must be one of"):
         NetworkRunner(network, torch.device("cpu"), graphs="always")  # type: ignore[arg-type]
     assert NetworkRunner(network, torch.device("cpu"), graphs="on").graphs_mode == "off"  # CUDA graphs need CUDA
+
+
+class _ReplayingGraph:
+    """Stands in for a CUDA graph on the CPU: a replay reruns the captured call on the static inputs and writes
+    the results into the captured outputs, as a real replay does. Proves the runner's bookkeeping, not CUDA."""
+
+    faulty = False  # a faulty graph writes a fill that is off by a few levels
+
+    def __init__(self, function, inputs, outputs) -> None:
+        self.function, self.inputs, self.outputs = function, inputs, outputs
+        self.replays = 0
+
+    def replay(self) -> None:
+        self.replays += 1
+        composite, holes, _ = self.function(*self.inputs)
+        self.outputs[0].copy_(composite // 2 if self.faulty else composite)
+        self.outputs[1].copy_(holes)
+
+
+@pytest.fixture()
+def runner_with_stand_in_graphs(network, monkeypatch):
+    import pconv_studio.engine.runner as runner_module
+
+    graphs: list[_ReplayingGraph] = []
+
+    def capture(function, *inputs, pool=None):
+        outputs = function(*inputs)
+        graphs.append(_ReplayingGraph(function, inputs, outputs))
+        return graphs[-1], outputs
+
+    monkeypatch.setattr(runner_module, "capture_cuda_graph", capture)
+    monkeypatch.setattr(torch.cuda, "graph_pool_handle", lambda: None)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    runner = NetworkRunner(network, torch.device("cpu"), capacity=2)
+    runner.graphs_mode = "on"
+    return runner, graphs
+
+
+def _varied_inputs(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    valid = rng.random((height, width)) > 0.3
+    return pixels, valid
+
+
+def test_replays_read_each_call_s_own_inputs(network, runner_with_stand_in_graphs):
+    runner, graphs = runner_with_stand_in_graphs
+    eager = NetworkRunner(network, torch.device("cpu"), graphs="off")
+    inputs = [_varied_inputs(seed, 40, 56) for seed in range(4)]
+    originals = [pixels.copy() for pixels, _ in inputs]
+    for pixels, valid in inputs:  # the 1st call runs eagerly, the 2nd captures, all later ones bring new inputs
+        composite, stages = runner(pixels, valid)
+        expected_composite, expected_stages = eager(pixels, valid)
+        np.testing.assert_array_equal(composite, expected_composite)
+        for stage, expected in zip(stages, expected_stages):
+            np.testing.assert_array_equal(stage, expected)
+    for (pixels, _), original in zip(inputs, originals):  # a caller's pixels are never a graph's buffer
+        np.testing.assert_array_equal(pixels, original)
+    # a capture only records the kernels, so the capturing call replays too: calls 2, 3 and 4
+    assert len(graphs) == 1 and graphs[0].replays == 3
+
+
+def test_only_the_most_recent_sizes_keep_a_graph(runner_with_stand_in_graphs):
+    runner, graphs = runner_with_stand_in_graphs
+    sizes = [(32, 32), (40, 24), (24, 40)]
+    for _ in range(2):
+        for height, width in sizes:
+            runner(*_varied_inputs(height, height, width))
+    assert len(graphs) == 3 and runner.graph_count == 2  # capacity 2: the oldest was dropped
+    runner.reset()
+    assert runner.graph_count == 0
+
+
+def test_auto_mode_drops_a_graph_whose_fill_differs(network, runner_with_stand_in_graphs, monkeypatch):
+    runner, graphs = runner_with_stand_in_graphs
+    runner.graphs_mode = "auto"
+    monkeypatch.setattr(_ReplayingGraph, "faulty", True)
+    eager = NetworkRunner(network, torch.device("cpu"), graphs="off")
+    for seed in range(3):
+        pixels, valid = _varied_inputs(seed, 40, 56)
+        np.testing.assert_array_equal(runner(pixels, valid)[0], eager(pixels, valid)[0])
+    assert len(graphs) == 1 and runner.graph_count == 0  # captured once, checked, dropped, never captured again

@@ -176,7 +176,8 @@ class NetworkRunner:
         return graph
 
     def _capture(self, key: _StepKey, pixels: torch.Tensor, valid: torch.Tensor) -> _Graph:
-        static_pixels, static_valid = pixels.to(self.device), valid.to(self.device)
+        static_pixels = pixels.to(self.device, copy=True)  # buffers of its own: later inputs are copied in
+        static_valid = valid.to(self.device, copy=True)
         if self._pool is None:
             self._pool = torch.cuda.graph_pool_handle()
         graph, outputs = capture_cuda_graph(self._step, static_pixels, static_valid, pool=self._pool)
