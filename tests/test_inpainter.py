@@ -63,16 +63,58 @@ def test_large_photo_is_filled_in_bounded_crops(inpainter, monkeypatch):
     assert (result.pixels[hole] != pixels[hole]).any(axis=-1).mean() > 0.5
 
 
-def test_regions_cover_every_hole_without_overlap():
+def test_every_hole_pixel_has_one_owner_whose_crop_contains_it():
     rng = np.random.default_rng(0)
     hole = rng.random((300, 400)) > 0.999
     hole[50:60, 50:200] = True
-    regions = plan_regions(hole, ResolutionConfig(working_size=128, group_distance=8))
-    covered = np.zeros_like(hole, dtype=int)
-    for region in regions:
-        covered[region.top:region.bottom, region.left:region.right] += 1
-    assert covered.max() == 1
-    assert (covered[hole] == 1).all()
+    plan = plan_regions(hole, ResolutionConfig(working_size=128, group_distance=8))
+    assert plan.owner.shape == hole.shape
+    assert (plan.owner[hole] >= 1).all() and plan.owner[hole].max() == len(plan.regions)
+    for index, region in enumerate(plan.regions, start=1):
+        rows, columns = np.nonzero(hole & (plan.owner == index))
+        assert rows.size > 0  # no crop without a hole to fill
+        assert region.top <= rows.min() and rows.max() < region.bottom
+        assert region.left <= columns.min() and columns.max() < region.right
+
+
+def test_distant_holes_keep_full_resolution_and_near_ones_share_a_crop():
+    """Two spots 200 px apart in a large photo: their 256 px crops overlap, but one crop for both would have to
+    be scaled down, so each keeps its own full-resolution crop. Two spots 50 px apart share one."""
+    resolution = ResolutionConfig(working_size=256)
+    hole = np.zeros((1200, 1600), bool)
+    hole[500:510, 500:510] = True
+    hole[500:510, 700:710] = True
+    distant = plan_regions(hole, resolution)
+    assert len(distant.regions) == 2
+    assert all((r.height, r.width) == (256, 256) for r in distant.regions)
+    assert distant.regions[0].overlaps(distant.regions[1])
+    hole[500:510, 700:710] = False
+    hole[500:510, 550:560] = True
+    near = plan_regions(hole, resolution)
+    assert len(near.regions) == 1 and (near.regions[0].height, near.regions[0].width) == (256, 256)
+
+
+def test_overlapping_crops_each_fill_their_own_hole_at_full_resolution(inpainter, monkeypatch):
+    seen_sizes = []
+    original_forward = inpainter._forward
+
+    def recording_forward(rgb, valid):
+        seen_sizes.append((rgb.shape[:2], int((~valid).sum())))
+        return original_forward(rgb, valid)
+
+    monkeypatch.setattr(inpainter, "_forward", recording_forward)
+    pixels = gradient_image(300, 400)
+    hole = np.zeros((300, 400), bool)
+    hole[140:150, 100:110] = True
+    hole[140:150, 160:170] = True  # 60 px apart: 128 px crops of their own, overlapping, each with both holes
+    result = inpainter.inpaint(pixels, hole)
+    assert len(result.regions) == 2 and result.regions[0].overlaps(result.regions[1])
+    # full resolution, and each crop masks every hole pixel inside it, its neighbour's too
+    holes_inside = [int(hole[r.top:r.bottom, r.left:r.right].sum()) for r in result.regions]
+    assert holes_inside[0] > 100 and holes_inside[1] > 100
+    assert seen_sizes == [((128, 128), holes_inside[0]), ((128, 128), holes_inside[1])]
+    np.testing.assert_array_equal(result.pixels[~hole], pixels[~hole])
+    assert (result.pixels[hole] != pixels[hole]).any(axis=-1).mean() > 0.5
 
 
 def test_empty_mask_returns_the_image_with_a_notice(inpainter):

@@ -1,10 +1,12 @@
 """The `Inpainter`: one object that fills holes for the CLI, the UI, evaluation and benchmarks alike.
 
 Resolution strategy: holes are grouped (holes closer than `group_distance` fill together), each group gets a crop
-with context around it (at least the working size where the photo allows, so small holes see their surroundings
-at full resolution), a crop larger than the working size is scaled down to it, filled, and the fill is scaled
-back up. Only hole pixels are pasted back, so every pixel outside the hole is bit-identical to the input. Memory
-is bounded by the working size, not by the photo (a 6000x4000 photo costs its own copy plus one crop).
+with context around it, groups that fit the working size together share a crop, and every crop is grown to at
+least the working size where the photo allows, so small holes see their surroundings at full resolution. A crop
+larger than the working size is scaled down to it, filled, and the fill is scaled back up. Crops may overlap:
+each sees every hole inside it as hole and writes only its own. Only hole pixels are pasted back, so every pixel
+outside the hole is bit-identical to the input. Memory is bounded by the working size, not by the photo (a
+6000x4000 photo costs its own copy plus one crop).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from .imageio import check_mask_matches
 from .runner import GraphMode, NetworkRunner
 
 __all__ = [
-    "CancelToken", "Inpainter", "InpaintResult", "Region", "ResolutionConfig", "largest_region", "network_hole",
-    "network_size", "plan_regions",
+    "CancelToken", "Inpainter", "InpaintResult", "Region", "RegionPlan", "ResolutionConfig", "largest_region",
+    "network_hole", "network_size", "plan_regions",
 ]
 
 log = logging.getLogger(__name__)
@@ -129,8 +131,20 @@ def _grow_to(start: int, stop: int, length: int, limit: int) -> tuple[int, int]:
     return start, stop
 
 
-def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> list[Region]:
-    """Crops that together cover every hole pixel with context around it; they never overlap."""
+@dataclass
+class RegionPlan:
+    """Crops to fill, and which hole pixels each one writes: for a hole pixel (y, x), `owner[y, x]` is i + 1 where
+    `regions[i]` fills it (outside the hole it means nothing). Crops may overlap; every hole pixel has one owner."""
+
+    regions: list[Region]
+    owner: np.ndarray
+
+
+def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> RegionPlan:
+    """Group the holes, give each group a crop with context, and pack groups into one crop where together they
+    still fit the working size. Groups that do not fit together get crops of their own, which may overlap: a
+    crop sees every hole inside it as hole but writes only its own, so distant holes are never merged into one
+    crop that has to be scaled down (a soft fill) just because their context overlaps."""
     height, width = hole.shape
     hole_u8 = hole.astype(np.uint8)
     if resolution.group_distance > 0:
@@ -138,27 +152,29 @@ def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> list[Region]
         grouped = cv2.dilate(hole_u8, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
     else:
         grouped = hole_u8
-    count, _, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
-    regions = []
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    boxes = []
     for left, top, box_width, box_height, _ in stats[1:count]:
         margin = max(resolution.min_context, int(resolution.context_fraction * max(box_width, box_height)))
-        top0, bottom0 = _grow_to(max(0, top - margin), min(height, top + box_height + margin),
-                                 resolution.working_size, height)
-        left0, right0 = _grow_to(max(0, left - margin), min(width, left + box_width + margin),
-                                 resolution.working_size, width)
-        regions.append(Region(int(top0), int(left0), int(bottom0), int(right0)))
-    merged = True
-    while merged:  # merge until no two crops overlap, so each hole pixel is filled exactly once
-        merged = False
-        for i in range(len(regions)):
-            for j in range(i + 1, len(regions)):
-                if regions[i].overlaps(regions[j]):
-                    regions[i] = regions[i].union(regions.pop(j))
-                    merged = True
-                    break
-            if merged:
+        boxes.append(Region(max(0, int(top) - margin), max(0, int(left) - margin),
+                            min(height, int(top + box_height) + margin), min(width, int(left + box_width) + margin)))
+    packs: list[tuple[Region, list[int]]] = []  # (crop before growing, the groups it fills)
+    for group, box in sorted(enumerate(boxes, start=1), key=lambda item: (item[1].top, item[1].left)):
+        for index, (packed, groups) in enumerate(packs):
+            union = packed.union(box)
+            if max(union.height, union.width) <= resolution.working_size:
+                packs[index] = (union, groups + [group])
                 break
-    return sorted(regions, key=lambda r: (r.top, r.left))
+        else:
+            packs.append((box, [group]))
+    regions = []
+    owner_of_group = np.zeros(count, np.int32)
+    for index, (box, groups) in enumerate(sorted(packs, key=lambda pack: (pack[0].top, pack[0].left)), start=1):
+        top, bottom = _grow_to(box.top, box.bottom, resolution.working_size, height)
+        left, right = _grow_to(box.left, box.right, resolution.working_size, width)
+        regions.append(Region(int(top), int(left), int(bottom), int(right)))
+        owner_of_group[groups] = index
+    return RegionPlan(regions, np.take(owner_of_group, labels))
 
 
 def largest_region(regions: list[Region]) -> Region:
@@ -301,15 +317,19 @@ class Inpainter:
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
     ) -> InpaintResult:
-        result = InpaintResult(pixels=pixels.copy(), regions=plan_regions(hole, resolution),
-                               device=self.device_description)
+        plan = plan_regions(hole, resolution)
+        result = InpaintResult(pixels=pixels.copy(), regions=plan.regions, device=self.device_description)
         largest = largest_region(result.regions)
         for index, region in enumerate(result.regions):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             if progress is not None:
                 progress(index / len(result.regions), f"filling region {index + 1} of {len(result.regions)}")
-            stages = self._fill_region(result.pixels, hole, region, resolution.working_size)
+            window = (slice(region.top, region.bottom), slice(region.left, region.right))
+            owned = hole[window] & (plan.owner[window] == index + 1)
+            stages = self._fill_region(
+                pixels[window], hole[window], owned, result.pixels[window], resolution.working_size
+            )
             if region is largest:
                 result.stage_names = self.model.stage_names
                 result.stage_masks = stages
@@ -322,35 +342,35 @@ class Inpainter:
         return result
 
     def _fill_region(
-        self, output: np.ndarray, hole: np.ndarray, region: Region, working_size: int
+        self, source: np.ndarray, crop_hole: np.ndarray, owned: np.ndarray, target: np.ndarray, working_size: int
     ) -> list[np.ndarray]:
-        """Fill one crop of `output` in place, hole pixels only; returns the network's stage masks (True = hole).
+        """Fill one crop: read the photo's pixels `source`, see every hole pixel in it as hole, write the `owned`
+        ones into `target` (the output's same crop). Returns the network's stage masks (True = hole).
 
-        A colour 8-bit crop the network sees at full size goes to the device as it is stored and comes back
+        Reading the untouched photo keeps the fill independent of the order in which overlapping crops run. A
+        colour 8-bit crop the network sees at full size goes to the device as it is stored and comes back
         composited and rounded; others (scaled, 16-bit, grey) are converted and composited on the host.
         """
-        window = (slice(region.top, region.bottom), slice(region.left, region.right))
-        crop_hole = hole[window]
-        target = output[window]
-        height, width = network_size(region, working_size)
+        height, width = network_size(Region(0, 0, *crop_hole.shape), working_size)
         scaled = (height, width) != crop_hole.shape
         small_hole = network_hole(crop_hole, (height, width))
         if small_hole.all():
             raise InputError("a hole is too large for its surroundings: no valid pixels are left around it")
-        if not scaled and target.ndim == 3 and target.dtype == np.uint8:
-            composite, stages = self._forward(target[..., :3], ~small_hole)
-            np.copyto(target[..., :3], composite, where=crop_hole[..., None])  # alpha, if any, stays as it was
+        if not scaled and source.ndim == 3 and source.dtype == np.uint8:
+            composite, stages = self._forward(source[..., :3], ~small_hole)
+            rgb = target[..., :3]  # alpha, if any, stays as it was
+            rgb[...] = cv2.copyTo(composite, owned.view(np.uint8), np.ascontiguousarray(rgb))  # 40x numpy's copyto
             return stages
-        crop_rgb = _to_float_rgb(target)
+        crop_rgb = _to_float_rgb(source)
         small_rgb = cv2.resize(crop_rgb, (width, height), interpolation=cv2.INTER_AREA) if scaled else crop_rgb
         filled, stages = self._forward(small_rgb, ~small_hole)
         if scaled:  # composited at the small size, then scaled back: no seam where the hole ends
-            filled = cv2.resize(filled, (region.width, region.height), interpolation=cv2.INTER_CUBIC)
-        values = _from_float_rgb(filled[crop_hole], target)  # only hole pixels are converted and written
+            filled = cv2.resize(filled, (crop_hole.shape[1], crop_hole.shape[0]), interpolation=cv2.INTER_CUBIC)
+        values = _from_float_rgb(filled[owned], source)  # only the owned hole pixels are converted and written
         if target.ndim == 3:
-            target[..., :3][crop_hole] = values
+            target[..., :3][owned] = values
         else:
-            target[crop_hole] = values
+            target[owned] = values
         return stages
 
     def _forward(self, pixels: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:

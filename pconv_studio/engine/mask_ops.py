@@ -201,7 +201,7 @@ class StageStack:
 
 def staged_region(hole: np.ndarray, resolution: ResolutionConfig) -> Region | None:
     """The crop whose stages a fill of `hole` would report; None without a hole."""
-    regions = plan_regions(hole, resolution)
+    regions = plan_regions(hole, resolution).regions
     return largest_region(regions) if regions else None
 
 
