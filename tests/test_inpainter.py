@@ -68,51 +68,61 @@ def test_every_hole_pixel_has_one_owner_whose_crop_contains_it():
     hole = rng.random((300, 400)) > 0.999
     hole[50:60, 50:200] = True
     plan = plan_regions(hole, ResolutionConfig(working_size=128, group_distance=8))
-    assert plan.owner.shape == hole.shape
-    assert (plan.owner[hole] >= 1).all() and plan.owner[hole].max() == len(plan.regions)
-    for index, region in enumerate(plan.regions, start=1):
-        rows, columns = np.nonzero(hole & (plan.owner == index))
-        assert rows.size > 0  # no crop without a hole to fill
-        assert region.top <= rows.min() and rows.max() < region.bottom
-        assert region.left <= columns.min() and columns.max() < region.right
+    owners = np.zeros(hole.shape, int)
+    for index, region in enumerate(plan.regions):
+        owned = plan.owned(index, hole)
+        assert owned.shape == (region.height, region.width) and owned.any()  # no crop without a hole to fill
+        assert not (owned & ~hole[region.window]).any()
+        owners[region.window] += owned
+    assert (owners[hole] == 1).all()
 
 
-def test_distant_holes_keep_full_resolution_and_near_ones_share_a_crop():
-    """Two spots 200 px apart in a large photo: their 256 px crops overlap, but one crop for both would have to
-    be scaled down, so each keeps its own full-resolution crop. Two spots 50 px apart share one."""
+def test_small_holes_keep_full_resolution_and_near_ones_share_a_crop():
     resolution = ResolutionConfig(working_size=256)
     hole = np.zeros((1200, 1600), bool)
-    hole[500:510, 500:510] = True
-    hole[500:510, 700:710] = True
-    distant = plan_regions(hole, resolution)
-    assert len(distant.regions) == 2
-    assert all((r.height, r.width) == (256, 256) for r in distant.regions)
-    assert distant.regions[0].overlaps(distant.regions[1])
-    hole[500:510, 700:710] = False
-    hole[500:510, 550:560] = True
-    near = plan_regions(hole, resolution)
-    assert len(near.regions) == 1 and (near.regions[0].height, near.regions[0].width) == (256, 256)
+    hole[100:110, 100:110] = True  # two spots 40 px apart: one full-resolution crop
+    hole[100:110, 150:160] = True
+    hole[100:110, 1400:1410] = True  # a distant spot: a crop of its own, not one crop scaled to hold all three
+    hole[600:900, 600:1000] = True  # a large hole, and a spot beside it that must not be filled at its scale
+    hole[750:760, 1100:1110] = True
+    plan = plan_regions(hole, resolution)
+    sizes = sorted((r.height, r.width) for r in plan.regions)
+    assert len(plan.regions) == 4
+    assert sizes[:3] == [(256, 256)] * 3 and max(sizes[3]) > 256  # three at full resolution, the large one scaled
+    large = max(plan.regions, key=lambda r: r.height * r.width)
+    beside = next(r for r in plan.regions if r.top <= 750 < r.bottom and r.left <= 1100 < r.right and r is not large)
+    assert large.overlaps(beside)
+    assert plan.owned(plan.regions.index(beside), hole)[750 - beside.top, 1100 - beside.left]
+    assert plan.owned(plan.regions.index(large), hole)[700 - large.top, 700 - large.left]
 
 
-def test_overlapping_crops_each_fill_their_own_hole_at_full_resolution(inpainter, monkeypatch):
-    seen_sizes = []
+def test_pieces_of_one_large_painted_area_share_a_crop():
+    """Two large holes whose crops overlap are both scaled down anyway: they fill in one pass, like one hole."""
+    hole = np.zeros((1500, 2000), bool)
+    hole[250:750, 250:750] = True
+    hole[850:1350, 850:1350] = True  # 100 px apart: two groups, crops of about 1000 px that overlap
+    plan = plan_regions(hole, ResolutionConfig(working_size=512))
+    assert len(plan.regions) == 1
+
+
+def test_overlapping_crops_each_fill_their_own_hole(inpainter, monkeypatch):
+    seen = []
     original_forward = inpainter._forward
 
     def recording_forward(rgb, valid):
-        seen_sizes.append((rgb.shape[:2], int((~valid).sum())))
+        seen.append((rgb.shape[:2], int((~valid).sum())))
         return original_forward(rgb, valid)
 
     monkeypatch.setattr(inpainter, "_forward", recording_forward)
     pixels = gradient_image(300, 400)
     hole = np.zeros((300, 400), bool)
-    hole[140:150, 100:110] = True
-    hole[140:150, 160:170] = True  # 60 px apart: 128 px crops of their own, overlapping, each with both holes
+    hole[60:240, 180:330] = True  # large: a scaled crop
+    hole[140:150, 120:130] = True  # a spot beside it: a full-resolution crop of its own that overlaps the other
     result = inpainter.inpaint(pixels, hole)
     assert len(result.regions) == 2 and result.regions[0].overlaps(result.regions[1])
-    # full resolution, and each crop masks every hole pixel inside it, its neighbour's too
-    holes_inside = [int(hole[r.top:r.bottom, r.left:r.right].sum()) for r in result.regions]
-    assert holes_inside[0] > 100 and holes_inside[1] > 100
-    assert seen_sizes == [((128, 128), holes_inside[0]), ((128, 128), holes_inside[1])]
+    spot_crop = next(r for r in result.regions if (r.height, r.width) == (128, 128))
+    assert ((128, 128), int(hole[spot_crop.top:spot_crop.bottom, spot_crop.left:spot_crop.right].sum())) in seen
+    assert int(hole[spot_crop.top:spot_crop.bottom, spot_crop.left:spot_crop.right].sum()) > 100  # sees both holes
     np.testing.assert_array_equal(result.pixels[~hole], pixels[~hole])
     assert (result.pixels[hole] != pixels[hole]).any(axis=-1).mean() > 0.5
 

@@ -162,14 +162,14 @@ class Document:
         if touched is None:
             self._notify(Change(state=True))
             return None
-        window = mask_ops.region_slices(touched)
+        window = touched.window
         inner = mask_ops.changed_region(before[window], self.hole[window])
         if inner is None:
             self._notify(Change(state=True))
             return None
         region = Region(touched.top + inner.top, touched.left + inner.left,
                         touched.top + inner.bottom, touched.left + inner.right)
-        window = mask_ops.region_slices(region)
+        window = region.window
         return self._push(Edit(label, region, before[window].copy(), self.hole[window].copy(), serial=next(_serials)),
                           Change(mask=True, region=region, state=True))
 
@@ -177,7 +177,7 @@ class Document:
         region = mask_ops.changed_region(before, self.hole)
         if region is None:
             return None
-        window = mask_ops.region_slices(region)
+        window = region.window
         edit = Edit(label, region, before[window].copy(), self.hole[window].copy(), serial=next(_serials))
         return self._push(edit, Change(mask=True, region=region, state=True))
 
@@ -192,7 +192,7 @@ class Document:
         region = mask_ops.bounding_region(filled_hole)
         if region is None:
             return None
-        window = mask_ops.region_slices(region)
+        window = region.window
         where = filled_hole[window] if self.pixels.ndim == 2 else filled_hole[window][..., None]
         pixels_after = np.where(where, filled_pixels[window], self.pixels[window])
         hole_after = self.hole[window] & ~filled_hole[window]
@@ -212,7 +212,7 @@ class Document:
         return edit
 
     def _write(self, edit: Edit, after: bool) -> None:
-        window = mask_ops.region_slices(edit.region)
+        window = edit.region.window
         self.hole[window] = edit.hole_after if after else edit.hole_before
         if edit.pixels_before is not None:
             self.pixels[window] = edit.pixels_after if after else edit.pixels_before

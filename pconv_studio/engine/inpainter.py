@@ -65,9 +65,11 @@ class ResolutionConfig:
     group_distance: int = 24  # px: holes closer than this are filled in one crop
     context_fraction: float = 0.5  # context added on each side, as a fraction of the hole group's size
     min_context: int = 32  # px of context at least
+    shared_crop_resolution: float = 0.7  # groups share a crop if it keeps this much of the resolution they had alone
 
     def __post_init__(self) -> None:
-        if self.working_size < 64 or self.group_distance < 0 or self.context_fraction < 0 or self.min_context < 0:
+        if (self.working_size < 64 or self.group_distance < 0 or self.context_fraction < 0 or self.min_context < 0
+                or not 0 < self.shared_crop_resolution <= 1):
             raise ValueError("invalid resolution config")
 
 
@@ -87,6 +89,11 @@ class Region:
     @property
     def width(self) -> int:
         return self.right - self.left
+
+    @property
+    def window(self) -> tuple[slice, slice]:
+        """The region as an index into an image: `image[region.window]`."""
+        return slice(self.top, self.bottom), slice(self.left, self.right)
 
     def overlaps(self, other: "Region") -> bool:
         return not (
@@ -133,18 +140,35 @@ def _grow_to(start: int, stop: int, length: int, limit: int) -> tuple[int, int]:
 
 @dataclass
 class RegionPlan:
-    """Crops to fill, and which hole pixels each one writes: for a hole pixel (y, x), `owner[y, x]` is i + 1 where
-    `regions[i]` fills it (outside the hole it means nothing). Crops may overlap; every hole pixel has one owner."""
+    """Crops to fill, and which hole pixels each one writes. Crops may overlap; every hole pixel has one owner:
+    `labels` numbers the groups of holes (0 = none), `owner_of_group[label]` is i + 1 for the i-th region."""
 
     regions: list[Region]
-    owner: np.ndarray
+    labels: np.ndarray
+    owner_of_group: np.ndarray
+
+    def owned(self, index: int, hole: np.ndarray) -> np.ndarray:
+        """The hole pixels of `regions[index]`'s crop that it writes (bool, the crop's shape)."""
+        crop_hole = hole[self.regions[index].window]
+        if len(self.regions) == 1:
+            return crop_hole
+        return crop_hole & (np.take(self.owner_of_group, self.labels[self.regions[index].window]) == index + 1)
+
+
+@dataclass
+class _Pack:
+    """Groups of holes that fill in one crop: their joint box with context, before growing to the working size,
+    and the best network scale any of them had alone (what sharing must not take from it)."""
+
+    box: Region
+    groups: list[int]
+    best_scale: float
 
 
 def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> RegionPlan:
-    """Group the holes, give each group a crop with context, and pack groups into one crop where together they
-    still fit the working size. Groups that do not fit together get crops of their own, which may overlap: a
-    crop sees every hole inside it as hole but writes only its own, so distant holes are never merged into one
-    crop that has to be scaled down (a soft fill) just because their context overlaps."""
+    """Group the holes, give each group a crop with context, then let groups share crops (`_share_a_crop`).
+    Groups that do not share keep crops of their own, which may overlap: a crop sees every hole inside it as hole
+    but writes only its own."""
     height, width = hole.shape
     hole_u8 = hole.astype(np.uint8)
     if resolution.group_distance > 0:
@@ -153,28 +177,54 @@ def plan_regions(hole: np.ndarray, resolution: ResolutionConfig) -> RegionPlan:
     else:
         grouped = hole_u8
     count, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
-    boxes = []
-    for left, top, box_width, box_height, _ in stats[1:count]:
+    packs = []
+    for group, (left, top, box_width, box_height, _) in enumerate(stats[1:count], start=1):
         margin = max(resolution.min_context, int(resolution.context_fraction * max(box_width, box_height)))
-        boxes.append(Region(max(0, int(top) - margin), max(0, int(left) - margin),
-                            min(height, int(top + box_height) + margin), min(width, int(left + box_width) + margin)))
-    packs: list[tuple[Region, list[int]]] = []  # (crop before growing, the groups it fills)
-    for group, box in sorted(enumerate(boxes, start=1), key=lambda item: (item[1].top, item[1].left)):
-        for index, (packed, groups) in enumerate(packs):
-            union = packed.union(box)
-            if max(union.height, union.width) <= resolution.working_size:
-                packs[index] = (union, groups + [group])
-                break
-        else:
-            packs.append((box, [group]))
+        box = Region(max(0, int(top) - margin), max(0, int(left) - margin),
+                     min(height, int(top + box_height) + margin), min(width, int(left + box_width) + margin))
+        packs.append(_Pack(box, [group], network_scale(box, resolution.working_size)))
+    merged = True
+    while merged:  # passes until no two crops want to share (a merged crop may now want a third)
+        merged = False
+        for i in range(len(packs)):
+            j = i + 1
+            while j < len(packs):
+                if _share_a_crop(packs[i], packs[j], (height, width), resolution):
+                    other = packs.pop(j)
+                    packs[i] = _Pack(packs[i].box.union(other.box), packs[i].groups + other.groups,
+                                     max(packs[i].best_scale, other.best_scale))
+                    merged = True
+                else:
+                    j += 1
     regions = []
     owner_of_group = np.zeros(count, np.int32)
-    for index, (box, groups) in enumerate(sorted(packs, key=lambda pack: (pack[0].top, pack[0].left)), start=1):
-        top, bottom = _grow_to(box.top, box.bottom, resolution.working_size, height)
-        left, right = _grow_to(box.left, box.right, resolution.working_size, width)
-        regions.append(Region(int(top), int(left), int(bottom), int(right)))
-        owner_of_group[groups] = index
-    return RegionPlan(regions, np.take(owner_of_group, labels))
+    for index, pack in enumerate(sorted(packs, key=lambda pack: (pack.box.top, pack.box.left)), start=1):
+        regions.append(_grown(pack.box, (height, width), resolution.working_size))
+        owner_of_group[pack.groups] = index
+    return RegionPlan(regions, labels, owner_of_group)
+
+
+def _grown(box: Region, shape: tuple[int, int], working_size: int) -> Region:
+    """`box` grown to at least the working size where the photo allows, so a small hole sees enough around it."""
+    top, bottom = _grow_to(box.top, box.bottom, working_size, shape[0])
+    left, right = _grow_to(box.left, box.right, working_size, shape[1])
+    return Region(int(top), int(left), int(bottom), int(right))
+
+
+def _share_a_crop(a: _Pack, b: _Pack, shape: tuple[int, int], resolution: ResolutionConfig) -> bool:
+    """Whether two crops become one: always where together they still fit the working size (one pass at full
+    resolution); where the crops overlap, if every group in them is scaled down anyway (the pieces of one large
+    painted area fill in one pass, as fast as one large hole), or if sharing keeps `shared_crop_resolution` of
+    the best resolution any of their groups had alone. So a small hole is never filled at a fraction of its
+    resolution because a large one is near, nor two distant small ones in one scaled crop."""
+    working_size = resolution.working_size
+    shared = network_scale(a.box.union(b.box), working_size)
+    if shared == 1.0:
+        return True
+    if not _grown(a.box, shape, working_size).overlaps(_grown(b.box, shape, working_size)):
+        return False
+    best = max(a.best_scale, b.best_scale)
+    return best < 1.0 or shared >= resolution.shared_crop_resolution * best
 
 
 def largest_region(regions: list[Region]) -> Region:
@@ -182,9 +232,14 @@ def largest_region(regions: list[Region]) -> Region:
     return max(regions, key=lambda r: r.height * r.width)
 
 
+def network_scale(region: Region, working_size: int) -> float:
+    """How much the network's view of `region` is scaled down: 1 where it fits the working size, never above."""
+    return min(1.0, working_size / max(region.height, region.width))
+
+
 def network_size(region: Region, working_size: int) -> tuple[int, int]:
     """(height, width) the network sees for `region`: scaled down to fit the working size, never up."""
-    scale = min(1.0, working_size / max(region.height, region.width))
+    scale = network_scale(region, working_size)
     if scale == 1.0:
         return region.height, region.width
     return max(1, round(region.height * scale)), max(1, round(region.width * scale))
@@ -206,10 +261,17 @@ def _to_float_rgb(pixels: np.ndarray) -> np.ndarray:
 
 
 def _from_float_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """(..., 3) floats back to `like`'s dtype and colour layout (grey takes the channel mean); rounds and clips."""
+    """HxWx3 floats back to `like`'s dtype and colour layout (grey takes the channel mean); rounds and clips."""
     maximum = 65535.0 if like.dtype == np.uint16 else 255.0
     values = rgb.mean(axis=-1) if like.ndim == 2 else rgb
     return np.clip(values * maximum + 0.5, 0, maximum).astype(like.dtype)
+
+
+def _paste(target: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
+    """target[where] = values[where] in the colour channels (alpha stays as it was); OpenCV's masked copy is about
+    40 times faster than numpy's boolean indexing."""
+    colour = target[..., :3] if target.ndim == 3 else target
+    colour[...] = cv2.copyTo(values, where.view(np.uint8), np.ascontiguousarray(colour))
 
 
 class Inpainter:
@@ -325,10 +387,9 @@ class Inpainter:
                 cancel.raise_if_cancelled()
             if progress is not None:
                 progress(index / len(result.regions), f"filling region {index + 1} of {len(result.regions)}")
-            window = (slice(region.top, region.bottom), slice(region.left, region.right))
-            owned = hole[window] & (plan.owner[window] == index + 1)
+            window = region.window
             stages = self._fill_region(
-                pixels[window], hole[window], owned, result.pixels[window], resolution.working_size
+                pixels[window], hole[window], plan.owned(index, hole), result.pixels[window], resolution.working_size
             )
             if region is largest:
                 result.stage_names = self.model.stage_names
@@ -349,28 +410,26 @@ class Inpainter:
 
         Reading the untouched photo keeps the fill independent of the order in which overlapping crops run. A
         colour 8-bit crop the network sees at full size goes to the device as it is stored and comes back
-        composited and rounded; others (scaled, 16-bit, grey) are converted and composited on the host.
+        composited and rounded. Others are scaled in their own dtype (so only network-sized pixels are ever
+        floats), converted on the host, composited at the network's size and scaled back: no seam where the hole
+        ends.
         """
         height, width = network_size(Region(0, 0, *crop_hole.shape), working_size)
         scaled = (height, width) != crop_hole.shape
         small_hole = network_hole(crop_hole, (height, width))
         if small_hole.all():
             raise InputError("a hole is too large for its surroundings: no valid pixels are left around it")
+        colour = source[..., :3] if source.ndim == 3 else source
         if not scaled and source.ndim == 3 and source.dtype == np.uint8:
-            composite, stages = self._forward(source[..., :3], ~small_hole)
-            rgb = target[..., :3]  # alpha, if any, stays as it was
-            rgb[...] = cv2.copyTo(composite, owned.view(np.uint8), np.ascontiguousarray(rgb))  # 40x numpy's copyto
-            return stages
-        crop_rgb = _to_float_rgb(source)
-        small_rgb = cv2.resize(crop_rgb, (width, height), interpolation=cv2.INTER_AREA) if scaled else crop_rgb
-        filled, stages = self._forward(small_rgb, ~small_hole)
-        if scaled:  # composited at the small size, then scaled back: no seam where the hole ends
-            filled = cv2.resize(filled, (crop_hole.shape[1], crop_hole.shape[0]), interpolation=cv2.INTER_CUBIC)
-        values = _from_float_rgb(filled[owned], source)  # only the owned hole pixels are converted and written
-        if target.ndim == 3:
-            target[..., :3][owned] = values
+            values, stages = self._forward(colour, ~small_hole)
         else:
-            target[owned] = values
+            small = cv2.resize(np.ascontiguousarray(colour), (width, height), interpolation=cv2.INTER_AREA) \
+                if scaled else colour
+            filled, stages = self._forward(_to_float_rgb(small), ~small_hole)
+            values = _from_float_rgb(filled, source)
+            if scaled:
+                values = cv2.resize(values, (crop_hole.shape[1], crop_hole.shape[0]), interpolation=cv2.INTER_CUBIC)
+        _paste(target, values, owned)
         return stages
 
     def _forward(self, pixels: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -24,14 +24,10 @@ from .inpainter import (
 __all__ = [
     "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear", "fill_polygon",
     "fill_rectangle", "grow", "invert", "paint_capsule", "staged_region",
-    "propagated_stages", "region_slices", "shrink", "stages_from_result",
+    "propagated_stages", "shrink", "stages_from_result",
 ]
 
 Point = tuple[float, float]
-
-
-def region_slices(region: Region) -> tuple[slice, slice]:
-    return slice(region.top, region.bottom), slice(region.left, region.right)
 
 
 def _clipped(shape: tuple[int, ...], top: float, left: float, bottom: float, right: float) -> Region | None:
@@ -63,7 +59,7 @@ def paint_capsule(mask: np.ndarray, start: Point, end: Point, radius: float, val
     length2 = dx * dx + dy * dy
     t = 0.0 if length2 == 0 else np.clip(((xs - x0) * dx + (ys - y0) * dy) / length2, 0.0, 1.0)
     inside = (xs - (x0 + t * dx)) ** 2 + (ys - (y0 + t * dy)) ** 2 <= radius * radius
-    mask[region_slices(region)][inside] = value
+    mask[region.window][inside] = value
     return region
 
 
@@ -76,7 +72,7 @@ def fill_rectangle(mask: np.ndarray, corner: Point, opposite: Point, value: bool
         return None
     ys, xs = _pixel_centres(region)
     inside = (ys >= top) & (ys <= bottom) & (xs >= left) & (xs <= right)
-    mask[region_slices(region)][inside] = value
+    mask[region.window][inside] = value
     return region
 
 
@@ -95,7 +91,7 @@ def fill_polygon(mask: np.ndarray, points: Sequence[Point], value: bool = True) 
         return None
     x0, y0 = vertices[:, 0], vertices[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    target = mask[region_slices(region)]
+    target = mask[region.window]
     for top in range(region.top, region.bottom, _ROWS_PER_CHUNK):
         ys, _ = _pixel_centres(Region(top, 0, min(top + _ROWS_PER_CHUNK, region.bottom), 0))
         crosses = (y0 > ys) != (y1 > ys)  # rows x edges: the edge spans this row's centre line
@@ -228,7 +224,7 @@ def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: Resoluti
     region = staged_region(hole, resolution) if hole.any() else None
     if region is None:
         return None
-    small = network_hole(hole[region_slices(region)], network_size(region, resolution.working_size))
+    small = network_hole(hole[region.window], network_size(region, resolution.working_size))
     valid = torch.from_numpy((~small).astype(np.float32))
     maps = [(stage[0, 0] == 0).numpy() for stage in propagate_masks(valid, config)]
     names = [spec.name for spec in layer_specs(config)]

@@ -150,7 +150,7 @@ class CanvasView(QGraphicsView):
     def _on_document_changed(self, change: Change) -> None:
         document = self.document
         region = change.region or Region(0, 0, document.height, document.width)
-        rows, columns = slice(region.top, region.bottom), slice(region.left, region.right)
+        rows, columns = region.window
         if change.mask:
             self._mask_buffer[rows, columns] = document.hole[rows, columns]
             self.mask_item.update(_rect(region))
