@@ -39,24 +39,31 @@ ICON_SVG = """\
 """
 
 # The spoon in coffee.png (x, y in pixels): the handle above the cup, the neck below it, the bowl.
-SPOON_HANDLE = ((412.0, 66.0), (399.0, 142.0))
+SPOON_HANDLE = ((413.0, 64.0), (404.0, 142.0))  # wide enough for the handle's bright right edge
 SPOON_NECK = ((388.0, 192.0), (371.0, 244.0))
 SPOON_BOWL_CENTRE, SPOON_BOWL_RADII = (366.0, 283.0), (45.0, 47.0)
 
 
 def make_sample(coffee_png: Path) -> None:
-    from pconv_studio.engine import load_image, mask_ops, save_image, save_mask
+    from pconv_studio.engine import load_image, save_image, save_mask
 
     pixels = load_image(coffee_png)
     save_image(HERE / "sample.jpg", pixels, jpeg_quality=92)
-    hole = np.zeros(pixels.shape[:2], bool)
-    mask_ops.paint_capsule(hole, *SPOON_HANDLE, radius=10)
+    save_mask(HERE / "sample_mask.png", spoon_mask(pixels.shape[:2]))
+
+
+def spoon_mask(shape: tuple[int, int]) -> np.ndarray:
+    """The hand-made mask over the spoon (True = hole)."""
+    from pconv_studio.engine import mask_ops
+
+    hole = np.zeros(shape, bool)
+    mask_ops.paint_capsule(hole, *SPOON_HANDLE, radius=12)
     mask_ops.paint_capsule(hole, *SPOON_NECK, radius=10)
     angles = np.linspace(0, 2 * np.pi, 64, endpoint=False)
     (cx, cy), (rx, ry) = SPOON_BOWL_CENTRE, SPOON_BOWL_RADII
     mask_ops.fill_polygon(hole, list(zip(cx + rx * np.cos(angles), cy + ry * np.sin(angles))))
     mask_ops.grow(hole, 3)
-    save_mask(HERE / "sample_mask.png", hole)
+    return hole
 
 
 def make_icon() -> None:
