@@ -1,7 +1,7 @@
 """End-to-end fill time: decode the photo, move it to the device, run the network, composite.
 
     python bench/end_to_end.py [--device cpu|cuda] [--presets compact paper] [--sizes 512x512 1024x1024 4000x3000]
-                               [--cuda-graphs auto|on|off]
+                               [--cuda-graphs auto|on|off] [--precision auto|fp32]
 
 Each (preset, size) runs in a fresh process: the first call includes cuDNN autotuning and allocator warm-up,
 the steady state is the median of the following calls (on CUDA the second call also captures the CUDA graph
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pconv_studio.engine.runner import GRAPH_MODES  # noqa: E402
+from pconv_studio.engine.runner import GRAPH_MODES, PRECISIONS  # noqa: E402
 
 
 def stroke_hole(height: int, width: int, fraction: float, seed: int = 0):
@@ -49,7 +49,7 @@ def _peak_rss_mb() -> float:
 
 
 def measure(
-    preset: str, size: str, device: str, repeats: int, threads: int, weights: str | None, graphs: str
+    preset: str, size: str, device: str, repeats: int, threads: int, weights: str | None, graphs: str, precision: str
 ) -> dict:
     import numpy as np
     import torch
@@ -69,7 +69,7 @@ def measure(
         photo = np.kron(photo, np.ones((8, 8, 1), np.uint8))[:height, :width]  # blocky: compresses like a photo
         save_image(Path(folder) / "photo.jpg", photo)
         hole = stroke_hole(height, width, 0.2)
-        inpainter = Inpainter(weights, device=device, cuda_graphs=graphs)
+        inpainter = Inpainter(weights, device=device, cuda_graphs=graphs, precision=precision)
         times = []
         for _ in range(repeats + 1):
             start = time.perf_counter()
@@ -77,7 +77,8 @@ def measure(
             inpainter.inpaint(pixels, hole)
             times.append(time.perf_counter() - start)
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else 0.0
-    label = f"CPU, {threads} threads" if device == "cpu" else f"{inpainter.device_description}, graphs {graphs}"
+    label = inpainter.device_description
+    label += f", {threads} threads" if device == "cpu" else f", graphs {graphs}"
     return {"preset": preset, "size": size, "device": label, "first_s": times[0],
             "steady_s": statistics.median(times[1:]), "host_peak_mb": _peak_rss_mb(), "gpu_peak_mb": gpu_peak}
 
@@ -91,18 +92,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--weights", help="use this weights file for the compact preset")
     parser.add_argument("--cuda-graphs", choices=GRAPH_MODES, default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--one", nargs=2, metavar=("PRESET", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         preset, size = args.one
         weights = args.weights if preset == "compact" else None
-        print(json.dumps(measure(preset, size, args.device, args.repeats, args.threads, weights, args.cuda_graphs)))
+        print(json.dumps(measure(preset, size, args.device, args.repeats, args.threads, weights, args.cuda_graphs,
+                                 args.precision)))
         return
     rows = []
     for preset in args.presets:
         for size in args.sizes:
             command = [sys.executable, __file__, "--one", preset, size, "--device", args.device, "--repeats",
-                       str(args.repeats), "--threads", str(args.threads), "--cuda-graphs", args.cuda_graphs]
+                       str(args.repeats), "--threads", str(args.threads), "--cuda-graphs", args.cuda_graphs,
+                       "--precision", args.precision]
             if args.weights:
                 command += ["--weights", args.weights]
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

@@ -91,7 +91,7 @@ def test_engine_on_cuda_matches_the_cpu(tmp_path):
     hole = np.zeros((700, 900), bool)
     hole[100:300, 200:500] = True
     hole[600:680, 10:90] = True
-    on_cpu = Inpainter(weights, device="cpu").inpaint(pixels, hole)
+    on_cpu = Inpainter(weights, device="cpu", precision="fp32").inpaint(pixels, hole)
     on_gpu = Inpainter(weights, device="cuda").inpaint(pixels, hole)
     assert on_gpu.device.startswith("CUDA")
     np.testing.assert_array_equal(on_gpu.pixels[~hole], pixels[~hole])
@@ -177,7 +177,7 @@ def test_engine_replaying_graphs_matches_the_cpu(tmp_path):
     pixels[::5] //= 3
     hole = np.zeros((512, 512), bool)
     hole[150:330, 120:400] = True
-    on_cpu = Inpainter(weights, device="cpu").inpaint(pixels, hole)
+    on_cpu = Inpainter(weights, device="cpu", precision="fp32").inpaint(pixels, hole)
     on_gpu = Inpainter(weights, device="cuda", cuda_graphs="on")
     for _ in range(3):  # eager, capture, replay
         result = on_gpu.inpaint(pixels, hole)

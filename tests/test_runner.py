@@ -38,7 +38,7 @@ def _float64_prediction(network: PConvUNet, rgb: np.ndarray, valid: np.ndarray) 
 
 def test_eight_bit_step_keeps_valid_pixels_and_rounds_the_prediction_once(network):
     pixels, valid = _photo_and_valid()
-    composite, _ = NetworkRunner(network, torch.device("cpu"))(pixels, valid)
+    composite, _ = NetworkRunner(network, torch.device("cpu"), precision="fp32")(pixels, valid)
     assert composite.dtype == np.uint8 and composite.shape == pixels.shape
     np.testing.assert_array_equal(composite[valid], pixels[valid])
     prediction = _float64_prediction(network, pixels / 255.0, valid)
@@ -50,7 +50,7 @@ def test_eight_bit_step_keeps_valid_pixels_and_rounds_the_prediction_once(networ
 def test_float_step_returns_floats_with_the_input_outside_the_hole(network):
     pixels, valid = _photo_and_valid()
     rgb = pixels.astype(np.float32) / 255.0
-    composite, _ = NetworkRunner(network, torch.device("cpu"))(rgb, valid)
+    composite, _ = NetworkRunner(network, torch.device("cpu"), precision="fp32")(rgb, valid)
     assert composite.dtype == np.float32
     np.testing.assert_array_equal(composite[valid], rgb[valid])
     prediction = _float64_prediction(network, rgb.astype(np.float64), valid)
@@ -59,7 +59,7 @@ def test_float_step_returns_floats_with_the_input_outside_the_hole(network):
 
 def test_stage_masks_are_the_geometric_propagation(network):
     pixels, valid = _photo_and_valid()
-    _, stages = NetworkRunner(network, torch.device("cpu"))(pixels, valid)
+    _, stages = NetworkRunner(network, torch.device("cpu"), precision="fp32")(pixels, valid)
     expected = propagate_masks(torch.from_numpy(valid.astype(np.float32)), TINY_CONFIG)
     assert len(stages) == len(expected)
     for stage, geometry in zip(stages, expected):
@@ -67,10 +67,13 @@ def test_stage_masks_are_the_geometric_propagation(network):
         np.testing.assert_array_equal(stage, geometry[0, 0].numpy() == 0)
 
 
-def test_graph_modes(network):
+def test_graph_modes_and_precisions(network):
     with pytest.raises(ValueError, match="graphs must be one of"):
         NetworkRunner(network, torch.device("cpu"), graphs="always")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="precision must be one of"):
+        NetworkRunner(network, torch.device("cpu"), precision="fp8")  # type: ignore[arg-type]
     assert NetworkRunner(network, torch.device("cpu"), graphs="on").graphs_mode == "off"  # CUDA graphs need CUDA
+    assert NetworkRunner(network, torch.device("cpu"), precision="fp32").dtype is None
 
 
 class _ReplayingGraph:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..engine import SUPPORTED_SUFFIXES, Inpainter, load_image, load_mask, save_image, save_mask
 from ..engine.imageio import image_files
-from ..engine.runner import GRAPH_MODES
+from ..engine.runner import GRAPH_MODES, PRECISIONS
 from ..errors import ImageIOError, InputError, PConvError
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", type=Path, help="a weights file instead of the shipped model")
     parser.add_argument("--cuda-graphs", choices=GRAPH_MODES, default="auto",
                         help="replay repeated crop sizes from CUDA graphs: auto (where faster), on, off")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto (default): bf16/fp16 where the device has it natively; fp32: full precision")
     parser.add_argument("--stages", type=Path, help="write the mask after every layer as PNG (white = hole) here")
     parser.add_argument("--jpeg-quality", type=int, default=95, help="quality of JPEG/WebP outputs (default 95)")
     parser.set_defaults(func=run)
@@ -118,7 +120,7 @@ def _run_job(inpainter: Inpainter, job: Job, jpeg_quality: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     jobs = _plan_jobs(args)
-    inpainter = Inpainter(args.weights, device=args.device, cuda_graphs=args.cuda_graphs)
+    inpainter = Inpainter(args.weights, device=args.device, cuda_graphs=args.cuda_graphs, precision=args.precision)
     log.info("model %s on %s", inpainter.model_name, inpainter.device_description)
     if len(jobs) == 1:
         _run_job(inpainter, jobs[0], args.jpeg_quality)

@@ -27,7 +27,7 @@ from ..model import UNetConfig, load_weights
 from ..paths import default_weights_path
 from .device import DeviceChoice, autocast_dtype, select_device
 from .imageio import check_mask_matches
-from .runner import GraphMode, NetworkRunner
+from .runner import GraphMode, NetworkRunner, Precision
 
 __all__ = [
     "CancelToken", "Inpainter", "InpaintResult", "Region", "RegionPlan", "ResolutionConfig", "largest_region",
@@ -278,7 +278,8 @@ class Inpainter:
     """Loads a weights file once and fills holes on the chosen device.
 
     Pass `weights=None` for the shipped model; a missing file is a `WeightsError` that says no trained model is
-    installed (the engine never fills with an untrained network). `cuda_graphs` is the `NetworkRunner`'s mode.
+    installed (the engine never fills with an untrained network). `cuda_graphs` and `precision` are the
+    `NetworkRunner`'s.
     """
 
     def __init__(
@@ -287,6 +288,7 @@ class Inpainter:
         device: str = "auto",
         resolution: ResolutionConfig = ResolutionConfig(),
         cuda_graphs: GraphMode = "auto",
+        precision: Precision = "auto",
     ) -> None:
         self.weights_path = Path(weights) if weights is not None else default_weights_path()
         if weights is None and not self.weights_path.is_file():
@@ -298,6 +300,7 @@ class Inpainter:
         self.model.fold_batch_norms()
         self.resolution = resolution
         self.cuda_graphs: GraphMode = cuda_graphs
+        self.precision: Precision = precision
         self.device_choice = select_device(device)
         self._move_model()
 
@@ -311,7 +314,9 @@ class Inpainter:
 
     @property
     def device_description(self) -> str:
-        return self.device_choice.description
+        """The device and, where the convolutions run in reduced precision, which: "CUDA: NVIDIA H100, bf16"."""
+        reduced = {torch.bfloat16: ", bf16", torch.float16: ", fp16"}.get(self._runner.dtype, "")
+        return self.device_choice.description + reduced
 
     def set_device(self, requested: str) -> None:
         """Switch device; on failure keep the current one and raise `DeviceError`."""
@@ -319,12 +324,13 @@ class Inpainter:
         self._move_model()
 
     def _move_model(self) -> None:
+        """Weights move once, in channels_last (the layout oneDNN and cuDNN are fastest in; crops arrive as HxWxC,
+        which is that layout already)."""
         device = self.device_choice.device
-        self.model.to(device)
+        self.model.to(device, memory_format=torch.channels_last)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-            self.model.to(memory_format=torch.channels_last)
-        self._runner = NetworkRunner(self.model, device, graphs=self.cuda_graphs)
+        self._runner = NetworkRunner(self.model, device, graphs=self.cuda_graphs, precision=self.precision)
 
     def inpaint(
         self,

@@ -25,12 +25,14 @@ import torch
 from ..model import PConvUNet
 from .device import autocast_dtype
 
-__all__ = ["GRAPH_MODES", "GraphMode", "NetworkRunner", "capture_cuda_graph"]
+__all__ = ["GRAPH_MODES", "PRECISIONS", "GraphMode", "NetworkRunner", "Precision", "capture_cuda_graph"]
 
 log = logging.getLogger(__name__)
 
 GraphMode = Literal["auto", "on", "off"]
 GRAPH_MODES: tuple[GraphMode, ...] = ("auto", "on", "off")
+Precision = Literal["auto", "fp32"]
+PRECISIONS: tuple[Precision, ...] = ("auto", "fp32")
 
 _StepKey = tuple[tuple[int, ...], torch.dtype]
 T = TypeVar("T")
@@ -43,11 +45,11 @@ class _FillStep(torch.nn.Module):
     `flat holes` is every stage mask (True = hole) flattened and concatenated, for a single transfer.
     """
 
-    def __init__(self, model: PConvUNet, device: torch.device) -> None:
+    def __init__(self, model: PConvUNet, device: torch.device, dtype: torch.dtype | None) -> None:
         super().__init__()
         self.model = model
         self.device_type = device.type
-        self.autocast_dtype = autocast_dtype(device)
+        self.autocast_dtype = dtype
 
     def forward(
         self, pixels: torch.Tensor, valid: torch.Tensor
@@ -103,15 +105,25 @@ class _Graph:
 
 
 class NetworkRunner:
-    """Runs the fill step for crops of any size; keeps up to `capacity` CUDA graphs, the least recently used go."""
+    """Runs the fill step for crops of any size; keeps up to `capacity` CUDA graphs, the least recently used go.
 
-    def __init__(self, model: PConvUNet, device: torch.device, graphs: GraphMode = "auto", capacity: int = 4) -> None:
+    `precision="auto"` runs the convolutions in the device's fast reduced precision (`autocast_dtype`: bf16 or
+    fp16 on GPUs, bf16 on CPUs that have it natively), "fp32" in full precision; masks are float32 always.
+    """
+
+    def __init__(
+        self, model: PConvUNet, device: torch.device, graphs: GraphMode = "auto", capacity: int = 4,
+        precision: Precision = "auto",
+    ) -> None:
         if graphs not in GRAPH_MODES:
             raise ValueError(f"graphs must be one of {GRAPH_MODES}, not {graphs!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         self.device = device
         self.graphs_mode: GraphMode = graphs if device.type == "cuda" else "off"
         self.capacity = capacity
-        self._step = _FillStep(model, device)
+        self.dtype = autocast_dtype(device) if precision == "auto" else None
+        self._step = _FillStep(model, device, self.dtype)
         self._seen: Counter[_StepKey] = Counter()
         self._graphs: OrderedDict[_StepKey, _Graph | None] = OrderedDict()  # None: the check said no, run eager
         self._pool = None

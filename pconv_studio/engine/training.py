@@ -9,8 +9,8 @@ device, and a checkpoint (step, generator state, model, optimizer) continues exa
 Schedule (paper): Adam at `learning_rate`, then the last `finetune_fraction` of the steps (or of the time budget,
 whichever comes first) at `finetune_learning_rate` with the encoder's batch norm frozen.
 
-Speed: channels_last on every device; on CUDA also bf16 autocast, fused Adam and cuDNN autotuning; torch.compile
-only on request. A probe step at the start tries the requested settings and falls back to plainer ones if it
+Speed: channels_last on every device; bf16 autocast on CUDA and on CPUs with native bf16; on CUDA also fused
+Adam and cuDNN autotuning; torch.compile only on request. A probe step at the start tries the requested settings and falls back to plainer ones if it
 raises.
 """
 
