@@ -134,7 +134,7 @@ class NetworkRunner:
         return sum(graph is not None for graph in self._graphs.values())
 
     def reset(self) -> None:
-        """Drop every captured graph (after an out-of-memory error, or before the model moves)."""
+        """Drop every captured graph and its memory (after a CUDA out-of-memory error)."""
         self._graphs.clear()
         self._seen.clear()
         self._pool = None
