@@ -57,9 +57,10 @@ def test_float_step_returns_floats_with_the_input_outside_the_hole(network):
     np.testing.assert_allclose(composite[~valid], prediction[~valid], atol=1e-4)
 
 
-def test_stage_masks_are_the_geometric_propagation(network):
+@pytest.mark.parametrize("precision", ["auto", "fp32"])  # auto: bf16 on a CPU that has it; masks stay exact
+def test_stage_masks_are_the_geometric_propagation(network, precision):
     pixels, valid = _photo_and_valid()
-    _, stages = NetworkRunner(network, torch.device("cpu"), precision="fp32")(pixels, valid)
+    _, stages = NetworkRunner(network, torch.device("cpu"), precision=precision)(pixels, valid)
     expected = propagate_masks(torch.from_numpy(valid.astype(np.float32)), TINY_CONFIG)
     assert len(stages) == len(expected)
     for stage, geometry in zip(stages, expected):
