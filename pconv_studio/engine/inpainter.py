@@ -1,12 +1,12 @@
 """The `Inpainter`: one object that fills holes for the CLI, the UI, evaluation and benchmarks alike.
 
 Resolution strategy: holes are grouped (holes closer than `group_distance` fill together), each group gets a crop
-with context around it, groups that fit the working size together share a crop, and every crop is grown to at
-least the working size where the photo allows, so small holes see their surroundings at full resolution. A crop
-larger than the working size is scaled down to it, filled, and the fill is scaled back up. Crops may overlap:
-each sees every hole inside it as hole and writes only its own. Only hole pixels are pasted back, so every pixel
-outside the hole is bit-identical to the input. Memory is bounded by the working size, not by the photo (a
-6000x4000 photo costs its own copy plus one crop).
+with context around it, groups share a crop where no hole loses resolution it needs by it (`_share_a_crop`), and
+every crop is grown to at least the working size where the photo allows, so small holes see their surroundings
+at full resolution. A crop larger than the working size is scaled down to it, filled, and the fill is scaled
+back up. Crops may overlap: each sees every hole inside it as hole and writes only its own. Only hole pixels are
+pasted back, so every pixel outside the hole is bit-identical to the input. Memory is bounded by the working
+size, not by the photo (a 6000x4000 photo costs its own copy plus one crop).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from ..errors import CancelledError, DeviceError, InputError, WeightsError
 from ..model import UNetConfig, load_weights
 from ..paths import default_weights_path
-from .device import DeviceChoice, autocast_dtype, select_device
+from .device import DeviceChoice, select_device
 from .imageio import check_mask_matches
 from .runner import GraphMode, NetworkRunner, Precision
 
