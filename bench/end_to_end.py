@@ -83,6 +83,24 @@ def measure(
             "steady_s": statistics.median(times[1:]), "host_peak_mb": _peak_rss_mb(), "gpu_peak_mb": gpu_peak}
 
 
+# the issue's targets, steady state: (device type, preset or None for any, photo) -> (seconds, the device it names)
+TARGETS = {
+    ("cuda", "compact", "512x512"): (0.010, "H100"),
+    ("cuda", None, "4000x3000"): (1.0, "H100"),
+    ("cpu", None, "4000x3000"): (15.0, "2-core CPU"),
+}
+
+
+def target_verdict(device: str, preset: str, size: str, steady_s: float) -> str:
+    """'< 0.010 s (H100): met' or '... missed' where the issue sets a target for this row, else ''."""
+    device_type = "cuda" if device.startswith("cuda") else device
+    target = TARGETS.get((device_type, preset, size)) or TARGETS.get((device_type, None, size))
+    if target is None:
+        return ""
+    seconds, named = target
+    return f"< {seconds:g} s ({named}): {'met' if steady_s < seconds else 'missed'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -114,11 +132,12 @@ def main() -> None:
     threads = f", {args.threads} CPU threads" if args.device == "cpu" else ""
     print(f"\nEnd-to-end fill (decode JPEG + fill + composite), 20% stroke hole{threads}; "
           f"steady = median of {args.repeats}\n")
-    print("| device | preset | photo | first call s | steady s | peak host MB | peak GPU MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| device | preset | photo | first call s | steady s | peak host MB | peak GPU MB | target |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
+        verdict = target_verdict(args.device, row["preset"], row["size"], row["steady_s"])
         print(f"| {row['device']} | {row['preset']} | {row['size']} | {row['first_s']:.3f} | {row['steady_s']:.3f} "
-              f"| {row['host_peak_mb']:.0f} | {row['gpu_peak_mb']:.0f} |")
+              f"| {row['host_peak_mb']:.0f} | {row['gpu_peak_mb']:.0f} | {verdict} |")
 
 
 if __name__ == "__main__":
