@@ -1,6 +1,11 @@
 """Forward time and peak memory of PConvUNet against its plain-conv twin and a naive partial conv.
 
     python bench/forward.py [--device cpu|cuda] [--sizes 512 1024] [--presets compact paper] [--repeats 3] [--graphs]
+                            [--precision auto|fp32]
+
+Every network runs as the engine runs its own: batch norms folded into the convolutions, channels_last, under the
+device's autocast precision (bf16 or fp16 on GPUs, bf16 on CPUs with native bf16; --precision fp32 for full
+precision). The naive variant keeps its batch norms: it is the textbook form.
 
 With --graphs (CUDA only) every network is captured once in a CUDA graph and the replays are timed, which is
 what the engine does for repeated crop sizes; the ratio then shows the mask path's own work, not launch costs.
@@ -20,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pconv_studio.engine.runner import PRECISIONS  # noqa: E402
+
 VARIANTS = ("pconv", "plain", "naive")
 MAX_MASK_OVERHEAD = 1.2  # the issue's target for PConvUNet / plain twin, on every device
 
@@ -38,10 +45,13 @@ def _reset_peak_rss() -> None:
         pass
 
 
-def measure(preset: str, variant: str, size: int, device_name: str, repeats: int, threads: int, graphs: bool) -> dict:
+def measure(
+    preset: str, variant: str, size: int, device_name: str, repeats: int, threads: int, graphs: bool, precision: str
+) -> dict:
     import torch
 
     from bench.twins import PlainConvUNet, naive_partial_conv
+    from pconv_studio.engine.device import autocast_dtype
     from pconv_studio.engine.runner import capture_cuda_graph
     from pconv_studio.model import PConvUNet, get_preset
 
@@ -53,13 +63,15 @@ def measure(preset: str, variant: str, size: int, device_name: str, repeats: int
     if variant == "naive":
         net = naive_partial_conv(net)
     net = net.eval().to(device)
+    if variant != "naive":
+        net.fold_batch_norms()  # the inference form the engine runs (the naive variant is the textbook form)
     image = torch.rand(1, 3, size, size, device=device)
     valid = (torch.rand(1, 1, size, size, device=device) > 0.2).float()
-    dtype = torch.bfloat16 if device.type == "cuda" else None
+    dtype = autocast_dtype(device) if precision == "auto" else None
+    net = net.to(memory_format=torch.channels_last)
+    image = image.contiguous(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        net = net.to(memory_format=torch.channels_last)
-        image = image.contiguous(memory_format=torch.channels_last)
 
     def forward(image: torch.Tensor, valid: torch.Tensor) -> object:
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None, cache_enabled=False):
@@ -94,6 +106,7 @@ def measure(preset: str, variant: str, size: int, device_name: str, repeats: int
     else:
         peak = _peak_rss_mb() - baseline
     return {"preset": preset, "variant": variant, "size": size, "device": device_name,
+            "dtype": str(dtype or torch.float32).removeprefix("torch."),
             "ms": 1000 * statistics.median(times), "peak_mb": peak}
 
 
@@ -105,24 +118,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--graphs", action="store_true", help="time CUDA graph replays (CUDA only)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--one", nargs=3, metavar=("PRESET", "VARIANT", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.graphs and not args.device.startswith("cuda"):
         parser.error("--graphs needs --device cuda")
     if args.one:
         preset, variant, size = args.one
-        print(json.dumps(measure(preset, variant, int(size), args.device, args.repeats, args.threads, args.graphs)))
+        print(json.dumps(measure(preset, variant, int(size), args.device, args.repeats, args.threads, args.graphs,
+                                 args.precision)))
         return
     rows = []
     for preset in args.presets:
         for size in args.sizes:
             for variant in VARIANTS:
                 command = [sys.executable, __file__, "--one", preset, variant, str(size), "--device", args.device,
-                           "--repeats", str(args.repeats), "--threads", str(args.threads)] + ["--graphs"] * args.graphs
+                           "--repeats", str(args.repeats), "--threads", str(args.threads), "--precision",
+                           args.precision] + ["--graphs"] * args.graphs
                 output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
     device_label = args.device if args.device != "cpu" else f"cpu ({args.threads} threads)"
-    device_label += ", CUDA graph replays" if args.graphs else ""
+    device_label += f", {rows[0]['dtype']}, channels_last" + (", CUDA graph replays" if args.graphs else "")
     print(f"\nForward pass, batch 1, 20% hole, {device_label}; median of {args.repeats}\n")
     print("| preset | size | PConvUNet ms | plain twin ms | naive ones-kernel ms | PConv / plain | naive / PConv "
           "| peak MB (pconv / plain / naive) | target |")

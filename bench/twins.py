@@ -1,6 +1,7 @@
 """The networks a partial-conv U-Net is measured against, built from the same `layer_specs`.
 
-- `PlainConvUNet`: the same layers with `nn.Conv2d` and no masks at all: the cost floor.
+- `PlainConvUNet`: the same layers with `nn.Conv2d` and no masks at all: the cost floor (batch norms foldable
+  like PConvUNet's).
 - `naive_partial_conv(net)`: the same `PConvUNet` whose layers compute the window sums the textbook way, by
   convolving the full (N, C_in, H, W) mask with an (C_out, C_in, k, k) ones kernel (as NVIDIA's reference does).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from pconv_studio.model import PartialConv2d, PConvUNet, UNetConfig, layer_specs
 
@@ -32,12 +34,21 @@ class PlainConvUNet(nn.Module):
             previous = spec.out_channels
         self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
 
+    def fold_batch_norms(self) -> "PlainConvUNet":
+        """The inference form the engine gives PConvUNet too: every batch norm folded into its convolution."""
+        for index, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            if isinstance(norm, nn.BatchNorm2d):
+                self.convs[index] = fuse_conv_bn_eval(conv, norm)
+                self.norms[index] = nn.Identity()
+        return self
+
     def forward(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         x = (image - 0.5) * 2.0
         outputs = {-1: x}
         for index, (spec, conv, norm) in enumerate(zip(self.specs, self.convs, self.norms)):
             if spec.upsample:
-                x = torch.cat([F.interpolate(x, scale_factor=2.0, mode="nearest"), outputs[spec.skip]], dim=1)
+                skip = outputs[spec.skip].to(x.dtype)  # as PConvUNet does: no mixed-dtype concatenation
+                x = torch.cat([F.interpolate(x, scale_factor=2.0, mode="nearest"), skip], dim=1)
             x = norm(conv(x))
             if spec.activation == "relu":
                 x = F.relu(x)
