@@ -4,10 +4,12 @@
 # and the CUDA tests again with the new weights. Everything it reports lands in $OUT.
 #   OUT=DIR bash scripts/gpu_session.sh TRAIN_SECONDS     (0: tests and benchmarks only)
 # Needs .data/train and .data/val (copies of photos256) for training. Runs from source: PYTHONPATH=., no Qt.
+# DEVICE=cpu runs the same steps on the CPU, to try the script before a lease (slowly; CUDA tests skip).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 budget=${1:?usage: OUT=DIR bash scripts/gpu_session.sh TRAIN_SECONDS}
+export DEVICE=${DEVICE:-cuda}
 out=${OUT:?set OUT}
 log=$out/session.log
 mkdir -p "$out"
@@ -20,12 +22,14 @@ echo "== CUDA tests" | tee -a "$log"
 
 echo "== benchmarks" | tee -a "$log"
 for graphs in auto off; do  # the engine's default, and the eager baseline it is measured against
-  python3 bench/end_to_end.py --device cuda --weights weights/pconv_compact.safetensors --repeats 10 \
+  python3 bench/end_to_end.py --device "$DEVICE" --weights weights/pconv_compact.safetensors --repeats 10 \
     --cuda-graphs "$graphs" 2>&1 | tail -n 10 | tee -a "$log"
 done
-python3 bench/forward.py --device cuda --repeats 20 2>&1 | tail -n 8 | tee -a "$log"
-python3 bench/forward.py --device cuda --repeats 20 --graphs 2>&1 | tail -n 8 | tee -a "$log"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$log"
+python3 bench/forward.py --device "$DEVICE" --repeats 20 2>&1 | tail -n 8 | tee -a "$log"
+if [ "$DEVICE" = cuda ]; then
+  python3 bench/forward.py --device cuda --repeats 20 --graphs 2>&1 | tail -n 8 | tee -a "$log"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$log"
+fi
 
 if [ "$budget" -gt 0 ]; then
   echo "== training for ${budget}s" | tee -a "$log"
