@@ -51,7 +51,7 @@ def measure(
     import torch
 
     from bench.twins import PlainConvUNet, naive_partial_conv
-    from pconv_studio.engine.device import autocast_dtype
+    from pconv_studio.engine.device import autocast_dtype, precision_name
     from pconv_studio.engine.runner import capture_cuda_graph
     from pconv_studio.model import PConvUNet, get_preset
 
@@ -106,7 +106,7 @@ def measure(
     else:
         peak = _peak_rss_mb() - baseline
     return {"preset": preset, "variant": variant, "size": size, "device": device_name,
-            "dtype": str(dtype or torch.float32).removeprefix("torch."),
+            "precision": precision_name(dtype),
             "ms": 1000 * statistics.median(times), "peak_mb": peak}
 
 
@@ -138,7 +138,7 @@ def main() -> None:
                 output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
     device_label = args.device if args.device != "cpu" else f"cpu ({args.threads} threads)"
-    device_label += f", {rows[0]['dtype']}, channels_last" + (", CUDA graph replays" if args.graphs else "")
+    device_label += f", {rows[0]['precision']}, channels_last" + (", CUDA graph replays" if args.graphs else "")
     print(f"\nForward pass, batch 1, 20% hole, {device_label}; median of {args.repeats}\n")
     print("| preset | size | PConvUNet ms | plain twin ms | naive ones-kernel ms | PConv / plain | naive / PConv "
           "| peak MB (pconv / plain / naive) | target |")

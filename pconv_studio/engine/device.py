@@ -9,7 +9,7 @@ import torch
 
 from ..errors import DeviceError
 
-__all__ = ["DeviceChoice", "autocast_dtype", "cpu_has_native_bf16", "select_device"]
+__all__ = ["DeviceChoice", "autocast_dtype", "cpu_has_native_bf16", "precision_name", "select_device"]
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +83,8 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """How logs, the status bar and benchmarks name an autocast precision (None: no autocast, float32)."""
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")

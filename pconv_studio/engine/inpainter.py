@@ -25,7 +25,7 @@ import torch
 from ..errors import CancelledError, DeviceError, InputError, WeightsError
 from ..model import UNetConfig, load_weights
 from ..paths import default_weights_path
-from .device import DeviceChoice, select_device
+from .device import DeviceChoice, precision_name, select_device
 from .imageio import check_mask_matches
 from .runner import GraphMode, NetworkRunner, Precision
 
@@ -315,8 +315,8 @@ class Inpainter:
     @property
     def device_description(self) -> str:
         """The device and, where the convolutions run in reduced precision, which: "CUDA: NVIDIA H100, bf16"."""
-        reduced = {torch.bfloat16: ", bf16", torch.float16: ", fp16"}.get(self._runner.dtype, "")
-        return self.device_choice.description + reduced
+        dtype = self._runner.dtype
+        return self.device_choice.description + ("" if dtype is None else f", {precision_name(dtype)}")
 
     def set_device(self, requested: str) -> None:
         """Switch device; on failure keep the current one and raise `DeviceError`."""

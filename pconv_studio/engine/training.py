@@ -10,8 +10,8 @@ Schedule (paper): Adam at `learning_rate`, then the last `finetune_fraction` of 
 whichever comes first) at `finetune_learning_rate` with the encoder's batch norm frozen.
 
 Speed: channels_last on every device; bf16 autocast on CUDA and on CPUs with native bf16; on CUDA also fused
-Adam and cuDNN autotuning; torch.compile only on request. A probe step at the start tries the requested settings and falls back to plainer ones if it
-raises.
+Adam and cuDNN autotuning; torch.compile only on request. A probe step at the start tries the requested settings
+and falls back to plainer ones if it raises.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from torch import nn
 
 from ..errors import DeviceError, InputError, PConvError, WeightsError
 from ..model import PConvUNet, UNetConfig, get_preset, load_weights, save_weights
-from .device import autocast_dtype, select_device
+from .device import autocast_dtype, precision_name, select_device
 from .evaluation import (
     EvaluationConfig, build_methods, centre_crop, evaluate, format_markdown, load_evaluation_photos, load_photos,
     resize_short_side,
@@ -73,7 +73,7 @@ class TrainConfig:
     mask_bank_size: int = 4096
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 on CUDA (fp16 where bf16 is missing), fp32 elsewhere
+    precision: str = "auto"  # auto: `autocast_dtype` (bf16 on CUDA and on CPUs with native bf16), else fp32
     channels_last: bool = True  # NHWC, the layout cuDNN and oneDNN convolutions are fastest in
     compile: bool = False
     vgg_weights: Path | None = None  # a local torchvision vgg16 state dict: adds the perceptual and style terms
@@ -162,7 +162,7 @@ class FastPath:
     compile: bool
 
     def describe(self) -> str:
-        parts = [{torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[self.autocast_dtype]]
+        parts = [precision_name(self.autocast_dtype)]
         parts += ["channels_last"] * self.channels_last + ["compiled"] * self.compile
         return ", ".join(parts)
 
