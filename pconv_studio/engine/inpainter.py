@@ -149,10 +149,10 @@ class RegionPlan:
 
     def owned(self, index: int, hole: np.ndarray) -> np.ndarray:
         """The hole pixels of `regions[index]`'s crop that it writes (bool, the crop's shape)."""
-        crop_hole = hole[self.regions[index].window]
+        window = self.regions[index].window
         if len(self.regions) == 1:
-            return crop_hole
-        return crop_hole & (np.take(self.owner_of_group, self.labels[self.regions[index].window]) == index + 1)
+            return hole[window]
+        return hole[window] & (np.take(self.owner_of_group, self.labels[window]) == index + 1)
 
 
 @dataclass
@@ -393,15 +393,14 @@ class Inpainter:
                 cancel.raise_if_cancelled()
             if progress is not None:
                 progress(index / len(result.regions), f"filling region {index + 1} of {len(result.regions)}")
-            window = region.window
-            stages = self._fill_region(
-                pixels[window], hole[window], plan.owned(index, hole), result.pixels[window], resolution.working_size
-            )
+            window, size = region.window, network_size(region, resolution.working_size)
+            owned = plan.owned(index, hole)
+            stages = self._fill_region(pixels[window], hole[window], owned, result.pixels[window], size)
             if region is largest:
                 result.stage_names = self.model.stage_names
                 result.stage_masks = stages
                 result.stage_region = region
-                result.stage_input_size = network_size(region, resolution.working_size)
+                result.stage_input_size = size
         if cancel is not None:
             cancel.raise_if_cancelled()
         if progress is not None:
@@ -409,10 +408,11 @@ class Inpainter:
         return result
 
     def _fill_region(
-        self, source: np.ndarray, crop_hole: np.ndarray, owned: np.ndarray, target: np.ndarray, working_size: int
+        self, source: np.ndarray, crop_hole: np.ndarray, owned: np.ndarray, target: np.ndarray, size: tuple[int, int]
     ) -> list[np.ndarray]:
         """Fill one crop: read the photo's pixels `source`, see every hole pixel in it as hole, write the `owned`
-        ones into `target` (the output's same crop). Returns the network's stage masks (True = hole).
+        ones into `target` (the output's same crop); the network sees it at `size` (height, width). Returns the
+        network's stage masks (True = hole).
 
         Reading the untouched photo keeps the fill independent of the order in which overlapping crops run. A
         colour 8-bit crop the network sees at full size goes to the device as it is stored and comes back
@@ -420,9 +420,9 @@ class Inpainter:
         floats), converted on the host, composited at the network's size and scaled back: no seam where the hole
         ends.
         """
-        height, width = network_size(Region(0, 0, *crop_hole.shape), working_size)
-        scaled = (height, width) != crop_hole.shape
-        small_hole = network_hole(crop_hole, (height, width))
+        height, width = size
+        scaled = size != crop_hole.shape
+        small_hole = network_hole(crop_hole, size)
         if small_hole.all():
             raise InputError("a hole is too large for its surroundings: no valid pixels are left around it")
         colour = source[..., :3] if source.ndim == 3 else source
