@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from pconv_studio.engine.device import autocast_dtype, select_device
-from pconv_studio.engine.losses import InpaintingLoss
-from pconv_studio.engine.masks import build_mask_bank
-from pconv_studio.engine.training import PhotoBatches, train_step
+from pconv_studio.training.losses import InpaintingLoss
+from pconv_studio.training.masks import build_mask_bank
+from pconv_studio.training.loop import PhotoBatches, train_step
 from pconv_studio.model import PConvUNet, get_preset
 
 _PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}

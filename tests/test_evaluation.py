@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from pconv_studio.cli.main import main
-from pconv_studio.engine.evaluation import (
+from pconv_studio.training.evaluation import (
     EvaluationConfig, build_methods, evaluate, format_markdown, patchmatch_available, plot_report, psnr, ssim,
 )
 from pconv_studio.engine.imageio import save_image
-from pconv_studio.engine.masks import HOLE_RATIO_BINS
+from pconv_studio.training.masks import HOLE_RATIO_BINS
 
 from .support import gradient_image
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pconv_studio.engine.masks import HOLE_RATIO_BINS, MaskGenerator, augment_masks, build_mask_bank, random_mask
+from pconv_studio.training.masks import HOLE_RATIO_BINS, MaskGenerator, augment_masks, build_mask_bank, random_mask
 
 
 @pytest.mark.parametrize("height, width", [(64, 64), (40, 72)])

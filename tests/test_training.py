@@ -15,8 +15,8 @@ from safetensors.torch import save_file
 
 from pconv_studio.cli.main import main
 from pconv_studio.engine.imageio import save_image
-from pconv_studio.engine.losses import InpaintingLoss, load_vgg16_features
-from pconv_studio.engine.training import FastPath, PhotoBatches, TrainConfig, _choose_fast_path, train, train_step
+from pconv_studio.training.losses import InpaintingLoss, load_vgg16_features
+from pconv_studio.training.loop import FastPath, PhotoBatches, TrainConfig, _choose_fast_path, train, train_step
 from pconv_studio.errors import WeightsError
 from pconv_studio.model import PConvUNet, UNetConfig, load_weights, read_weights_metadata
 
@@ -182,7 +182,7 @@ def test_a_failing_fast_path_falls_back_and_leaves_the_model_untouched():
 
 
 def test_training_code_imports_neither_qt_nor_matplotlib():
-    code = ("import sys, pconv_studio.engine.training, pconv_studio.cli.train, pconv_studio.cli.evaluate; "
+    code = ("import sys, pconv_studio.training.loop, pconv_studio.cli.train, pconv_studio.cli.evaluate; "
             "print(sorted(m for m in ('PySide6', 'matplotlib') if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine.evaluation import (
+from ..training.evaluation import (
     CLASSICAL_METHODS, DEFAULT_METHODS, EvaluationConfig, build_methods, evaluate, format_markdown,
     load_evaluation_photos, patchmatch_available, plot_report,
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine.training import PRECISIONS, TrainConfig, TrainProgress, read_checkpoint_config, train
+from ..training.loop import PRECISIONS, TrainConfig, TrainProgress, read_checkpoint_config, train
 from ..errors import InputError
 from ..model import PRESETS, UNetConfig, get_preset, load_weights
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..errors import DeviceError, InputError, PConvError, WeightsError
 from ..model import PConvUNet, UNetConfig, get_preset, load_weights, save_weights
-from .device import autocast_dtype, precision_name, select_device
+from ..engine.device import autocast_dtype, precision_name, select_device
 from .evaluation import (
     EvaluationConfig, build_methods, centre_crop, evaluate, format_markdown, load_evaluation_photos, load_photos,
     resize_short_side,

@@ -27,8 +27,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ImageIOError, InputError
-from .imageio import SUPPORTED_SUFFIXES, eight_bit, image_files, load_image
-from .inpainter import Inpainter
+from ..engine.imageio import SUPPORTED_SUFFIXES, eight_bit, image_files, load_image
+from ..engine.inpainter import Inpainter
 from .masks import HOLE_RATIO_BINS, mask_rng, random_mask
 
 __all__ = [
