@@ -9,10 +9,11 @@ import pytest
 
 from pconv_studio.cli.main import main
 from pconv_studio.training.evaluation import (
-    EvaluationConfig, build_methods, evaluate, format_markdown, patchmatch_available, plot_report, psnr, ssim,
+    EvaluationConfig, build_methods, evaluate, format_markdown, patchmatch_available, plot_report,
 )
 from pconv_studio.engine.imageio import save_image
 from pconv_studio.training.masks import HOLE_RATIO_BINS
+from pconv_studio.training.metrics import psnr, ssim
 
 from .support import gradient_image
 

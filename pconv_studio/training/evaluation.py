@@ -15,7 +15,6 @@ Scores are per-photo values averaged over the photos of a bin; seconds per image
 from __future__ import annotations
 
 import logging
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,16 +23,16 @@ from typing import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ImageIOError, InputError
 from ..engine.imageio import SUPPORTED_SUFFIXES, eight_bit, image_files, load_image
 from ..engine.inpainter import Inpainter
 from .masks import HOLE_RATIO_BINS, mask_rng, random_mask
+from .metrics import hole_l1, psnr, ssim
 
 __all__ = [
     "Method", "EvaluationConfig", "MethodScore", "EvaluationReport", "CLASSICAL_METHODS", "DEFAULT_METHODS",
-    "psnr", "ssim", "hole_l1", "as_rgb8", "list_photos", "load_photos", "load_evaluation_photos", "resize_short_side",
+    "as_rgb8", "list_photos", "load_photos", "load_evaluation_photos", "resize_short_side",
     "centre_crop",
     "evaluation_masks", "classical_method", "patchmatch_available", "build_methods", "evaluate",
     "format_markdown", "plot_report",
@@ -47,7 +46,6 @@ Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 CLASSICAL_METHODS = ("telea", "navier-stokes", "fsr-fast", "patchmatch")
 # FSR takes about 2 s per 256x256 image, too slow for a default over hundreds of fills; ask for it by name.
 DEFAULT_METHODS = ("model", "telea", "navier-stokes", "patchmatch")
-_MAX_PSNR_DB = 100.0
 _INPAINT_RADIUS = 3  # px, OpenCV's own example value for Telea and Navier-Stokes
 _PATCHMATCH_PATCH_SIZE = 3  # patch radius; 3 is what pypatchmatch's examples use
 
@@ -63,58 +61,6 @@ class EvaluationConfig:
             raise ValueError("the evaluation size must be at least 16 px")
         if not self.bins:
             raise ValueError("at least one hole-ratio bin is needed")
-
-
-# --- metrics --------------------------------------------------------------------------------------------------
-
-
-def _unit_float(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float64) / 255.0 if image.dtype == np.uint8 else image.astype(np.float64)
-
-
-def psnr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB over all pixels and channels; uint8 or [0, 1] float inputs."""
-    mse = float(np.mean((_unit_float(reference) - _unit_float(estimate)) ** 2))
-    return _MAX_PSNR_DB if mse == 0.0 else min(_MAX_PSNR_DB, 10.0 * math.log10(1.0 / mse))
-
-
-def _gaussian_kernel(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    offsets = np.arange(size) - (size - 1) / 2
-    kernel = np.exp(-(offsets**2) / (2 * sigma**2))
-    return kernel / kernel.sum()
-
-
-def _filter_valid(planes: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Separable 'valid' filtering of (P, H, W) planes: rows, then columns."""
-    rows = sliding_window_view(planes, kernel.size, axis=2) @ kernel
-    return sliding_window_view(rows, kernel.size, axis=1) @ kernel
-
-
-def ssim(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """Gaussian-window SSIM (Wang et al. 2004) per channel, averaged over the map and the channels."""
-    a, b = _unit_float(reference), _unit_float(estimate)
-    if a.ndim == 2:
-        a, b = a[..., None], b[..., None]
-    if min(a.shape[:2]) < 11:
-        raise ValueError("SSIM needs images of at least 11x11 pixels")
-    c1, c2 = 0.01**2, 0.03**2
-    a, b = a.transpose(2, 0, 1), b.transpose(2, 0, 1)
-    channels = a.shape[0]
-    mean_a, mean_b, mean_aa, mean_bb, mean_ab = np.split(
-        _filter_valid(np.concatenate([a, b, a * a, b * b, a * b]), _gaussian_kernel()), 5
-    )
-    var_a = mean_aa - mean_a**2
-    var_b = mean_bb - mean_b**2
-    covariance = mean_ab - mean_a * mean_b
-    ssim_map = ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / (
-        (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
-    )
-    return float(ssim_map.reshape(channels, -1).mean(axis=1).mean())
-
-
-def hole_l1(reference: np.ndarray, estimate: np.ndarray, hole: np.ndarray) -> float:
-    """Mean absolute error over the hole's pixels and channels, on the [0, 1] scale."""
-    return float(np.abs(_unit_float(reference)[hole] - _unit_float(estimate)[hole]).mean())
 
 
 # --- photos and masks -----------------------------------------------------------------------------------------
