@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from pconv_studio.errors import WeightsError
-from pconv_studio.model import PConvUNet, load_weights, save_weights
+from pconv_studio.model import PConvUNet, get_preset, interpolate_networks, load_weights, save_weights
 
 from .support import TINY_CONFIG, make_weights
 
@@ -71,3 +71,28 @@ def test_mismatched_architecture(tmp_path):
     save_file(tensors, str(path), metadata=metadata)
     with pytest.raises(WeightsError, match="does not match"):
         load_weights(path)
+
+
+def test_interpolated_network_is_the_elementwise_blend_in_float64():
+    torch.manual_seed(0)
+    faithful, detailed = PConvUNet(get_preset("compact")), PConvUNet(get_preset("compact"))
+    with torch.no_grad():
+        for parameter in detailed.parameters():
+            parameter.add_(torch.randn_like(parameter))
+        for module in detailed.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_var.mul_(3.0)
+    blended = interpolate_networks(faithful, detailed, 0.25)
+    a, b, c = faithful.state_dict(), detailed.state_dict(), blended.state_dict()
+    for name in a:
+        if a[name].is_floating_point():
+            expected = 0.75 * a[name].double() + 0.25 * b[name].double()
+            assert torch.allclose(c[name].double(), expected, atol=1e-6), name
+    for t, source in ((0.0, a), (1.0, b)):
+        exact = interpolate_networks(faithful, detailed, t).state_dict()
+        assert all(torch.equal(exact[name], source[name]) for name in source if source[name].is_floating_point())
+
+
+def test_networks_of_two_architectures_do_not_blend():
+    with pytest.raises(WeightsError):
+        interpolate_networks(PConvUNet(get_preset("compact")), PConvUNet(get_preset("paper")), 0.5)

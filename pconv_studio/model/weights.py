@@ -13,7 +13,7 @@ from ..errors import WeightsError
 from .config import UNetConfig
 from .unet import PConvUNet
 
-__all__ = ["save_weights", "load_weights", "read_weights_metadata"]
+__all__ = ["save_weights", "load_weights", "read_weights_metadata", "interpolate_networks"]
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +83,30 @@ def load_weights(path: Path, map_location: str | torch.device = "cpu") -> tuple[
     model.to(map_location).eval()
     log.info("loaded %s (%s, %d tensors)", path.name, config.name, len(tensors))
     return model, metadata
+
+
+def interpolate_networks(faithful: PConvUNet, detailed: PConvUNet, t: float) -> PConvUNet:
+    """Network interpolation (Wang et al., "ESRGAN", ECCV 2018 workshops, section 3.4): a new network whose
+    parameters and batch-norm statistics are (1 - t) * faithful + t * detailed, elementwise.
+
+    Both networks must share one architecture and should share a starting point (a fine-tune of one from the
+    other), or the midway weights mean nothing. `t` in [0, 1]; t = 0 and t = 1 return exact copies. Integer
+    buffers (batch norm's step counter) are taken from `faithful`. Raises `WeightsError` for two architectures.
+    """
+    if faithful.config != detailed.config:
+        raise WeightsError(f"cannot blend a {faithful.config.name!r} network with a {detailed.config.name!r} one")
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"the blend t must lie in [0, 1], not {t}")
+    blended = PConvUNet(faithful.config)
+    ours, theirs = faithful.state_dict(), detailed.state_dict()
+    state = {}
+    for name, value in ours.items():
+        other = theirs[name].to(value.device)
+        if not value.is_floating_point() or t == 0.0:
+            state[name] = value.clone()
+        elif t == 1.0:
+            state[name] = other.clone()
+        else:
+            state[name] = torch.lerp(value.double(), other.double(), t).to(value.dtype)
+    blended.load_state_dict(state)
+    return blended.to(next(faithful.parameters()).device).train(faithful.training)
