@@ -130,7 +130,8 @@ class FillStyle(QObject):
 
     def commit(self, request: InpaintRequest, result: InpaintResult) -> bool:
         """Apply an accepted fill: a refill replaces the last fill's undo step, any other fill becomes a new step
-        and the new last fill. False if there was nothing to apply."""
+        and the new last fill (refilled at once if the slider moved while it ran). False if there was nothing to
+        apply."""
         last = self._last
         if last is not None and request.key[:-1] == last.base_key():
             edit = self.editor.replace_fill(last.edit, last.request.hole, last.full_pixels(result))
@@ -141,6 +142,8 @@ class FillStyle(QObject):
         if edit is not None:
             self._last = _LastFill(request, bounding_region(request.hole).window, edit, LruCache(RESULTS_KEPT))
             self._last.keep(request.detail, result)
+            if request.detail != self.detail:
+                self._refill(self.detail)
         return edit is not None
 
     # --- the slider ----------------------------------------------------------------------------------------
@@ -153,6 +156,10 @@ class FillStyle(QObject):
         t = value / STEPS
         self.settings.detail = t
         self._show_value()
+        self._refill(t)
+
+    def _refill(self, t: float) -> None:
+        """Show the last fill in style `t`: its kept result at once, or a new fill of its input through the worker."""
         last = self._last
         if last is None or self.editor.newest_edit() is not last.edit:
             return  # the next fill takes the new style

@@ -145,3 +145,20 @@ def test_with_the_real_engine_the_slider_shows_the_detailed_model(make_window, p
     with qtbot.waitSignal(window.fillApplied, timeout=20_000):
         window.fill_style.slider.setValue(100)
     np.testing.assert_array_equal(window.document.pixels, Inpainter(detailed).inpaint(pixels, hole).pixels)
+
+
+def test_a_slider_moved_during_the_first_fill_refills_it_when_it_arrives(make_window, photo, qtbot):
+    engine = FakeEngine(gate=threading.Event(), detailed=True)
+    window = make_window(lambda weights, device: engine)
+    assert window.open_path(photo)
+    window.editor.fill_rectangle(QPointF(20, 20), QPointF(60, 50), False)
+    hole = window.document.hole.copy()
+    window.run_inpaint()
+    assert engine.started.wait(5)
+    window.fill_style.slider.setValue(60)  # nothing filled yet: nothing to refill now
+    assert engine.calls == 1
+    engine.gate.set()
+    qtbot.waitUntil(lambda: engine.calls == 2 and not window.inpaint.busy, timeout=10_000)
+    assert engine.styles == [0.0, 0.6]
+    assert (window.document.pixels[hole] == FILL_VALUE + 60).all()
+    assert _labels(window) == ["Rectangle", "Inpaint"]
