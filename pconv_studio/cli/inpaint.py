@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import SUPPORTED_SUFFIXES, Inpainter, load_image, load_mask, save_image, save_mask
+from ..engine.blend import DEFAULT_DETAIL, check_detail
 from ..engine.imageio import image_files
 from ..engine.runner import GRAPH_MODES, PRECISIONS
 from ..errors import ImageIOError, InputError, PConvError
@@ -43,6 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--masks", type=Path, help="a folder of masks, matched to photos by file stem")
     parser.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N, mps or cpu")
     parser.add_argument("--weights", type=Path, help="a weights file instead of the shipped model")
+    parser.add_argument("--detail", type=float, metavar="T",
+                        help="fill style from 0 (faithful) to 1 (detailed): the two models' weights blended, "
+                        f"(1 - T) * faithful + T * detailed (default {DEFAULT_DETAIL:g} where a detailed model is "
+                        "installed, else 0)")
+    parser.add_argument("--detail-weights", type=Path, metavar="FILE",
+                        help="the detailed model (default: NAME_detailed.safetensors beside the weights file)")
     parser.add_argument("--cuda-graphs", choices=GRAPH_MODES, default="auto",
                         help="replay repeated crop sizes from CUDA graphs: auto (where faster), on, off")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -119,9 +126,16 @@ def _run_job(inpainter: Inpainter, job: Job, jpeg_quality: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    detail = None if args.detail is None else check_detail(args.detail)
     jobs = _plan_jobs(args)
-    inpainter = Inpainter(args.weights, device=args.device, cuda_graphs=args.cuda_graphs, precision=args.precision)
-    log.info("model %s on %s", inpainter.model_name, inpainter.device_description)
+    inpainter = Inpainter(args.weights, device=args.device, cuda_graphs=args.cuda_graphs, precision=args.precision,
+                          detail=detail or 0.0, detail_weights=args.detail_weights)
+    if detail is None and DEFAULT_DETAIL:
+        if inpainter.detail_problem is None:
+            inpainter.set_detail(DEFAULT_DETAIL)
+        else:
+            log.info("filling in the faithful style: %s", inpainter.detail_problem)
+    log.info("model %s, detail %g, on %s", inpainter.model_name, inpainter.detail, inpainter.device_description)
     if len(jobs) == 1:
         _run_job(inpainter, jobs[0], args.jpeg_quality)
         return 0

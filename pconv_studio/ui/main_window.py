@@ -25,6 +25,7 @@ from .actions import install_actions
 from .canvas import CanvasView
 from .commands import DocumentEditor
 from .dialogs import Dialogs
+from .fill_style import FillStyle
 from .image_convert import pixels_to_qimage, qimage_to_pixels
 from .propagation import PropagationController
 from .settings import AppSettings
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.propagation = PropagationController(self._current_hole, self)
         self.propagation.set_geometry(get_preset(SHIPPED_ARCHITECTURE), self.propagation.resolution)
         self.menu_actions = install_actions(self)
+        self.fill_style = FillStyle(self.editor, self.inpaint, settings, self)
+        self.addToolBar(self.fill_style.toolbar)
         self._build_status_bar()
         self._connect()
         self._restore_settings()
@@ -122,6 +125,7 @@ class MainWindow(QMainWindow):
         self.propagation.stagesReady.connect(self._on_live_stages)
         self.panel.stageSelected.connect(self._on_stage_selected)
         self.panel.exportRequested.connect(self.export_stages_dialog)
+        self.fill_style.cachedResult.connect(self._on_cached_fill)
 
     def _restore_settings(self) -> None:
         settings = self.settings
@@ -165,6 +169,7 @@ class MainWindow(QMainWindow):
             self._unsubscribe()
         self.inpaint.cancel()
         self._deferred_fill = None
+        self.fill_style.forget()
         self.document = document
         self._unsubscribe = document.subscribe(self._on_document_changed) if document is not None else None
         self.editor.set_document(document)
@@ -394,7 +399,9 @@ class MainWindow(QMainWindow):
         if not document.hole.any():
             self.statusBar().showMessage("Paint over what should go first: the mask is empty.", 8000)
             return
-        self.inpaint.request(document.pixels, document.hole, key=(id(document), document.revision))
+        detail = self.fill_style.detail
+        self.inpaint.request(document.pixels, document.hole, key=(id(document), document.revision, detail),
+                             detail=detail)
 
     @Slot(bool)
     def set_auto_run(self, enabled: bool) -> None:
@@ -410,6 +417,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model: {model_name}")
         self.device_label.setText(device)
         self.propagation.set_geometry(self.inpaint.config, self.inpaint.resolution)
+        self.fill_style.set_available(self.inpaint.detail_problem is None, self.inpaint.detail_problem or "")
         self._update_inpaint_enabled()
 
     @Slot(str)
@@ -417,6 +425,7 @@ class MainWindow(QMainWindow):
         self._unavailable_reason = message
         self.model_label.setText("no trained model")
         self.model_label.setToolTip(message)
+        self.fill_style.set_available(False, message)
         self._update_inpaint_enabled()
         self.report_error(f"Inpaint is unavailable: {message}. Painting and the propagation panel still work.")
 
@@ -450,10 +459,16 @@ class MainWindow(QMainWindow):
             return
         self._apply_fill(request, result)
 
+    @Slot(object, object)
+    def _on_cached_fill(self, request: object, result: object) -> None:
+        self._apply_fill(request, result)
+
     def _apply_fill(self, request: object, result: object) -> None:
+        if not self.fill_style.accept(request, result):
+            return  # a refill for a style no longer chosen, or of a fill that is no longer the newest step
         self._showing_network_stages = True  # the fill clears the mask: keep the network's stages on show
         try:
-            applied = self.editor.apply_fill(request.hole, result.pixels)
+            applied = self.fill_style.commit(request, result)
         finally:
             self._showing_network_stages = False
         self.device_label.setText(result.device)
