@@ -26,7 +26,7 @@ from ..errors import CancelledError, DeviceError, InputError, WeightsError
 from ..model import UNetConfig, load_weights
 from ..paths import default_weights_path
 from .device import DeviceChoice, precision_name, select_device
-from .imageio import check_mask_matches
+from .fill_inputs import check_fill_inputs, reduce_for_fill
 from .runner import GraphMode, NetworkRunner, Precision
 
 __all__ = [
@@ -340,13 +340,19 @@ class Inpainter:
         cancel: CancelToken | None = None,
     ) -> InpaintResult:
         """Fill `hole` (bool HxW, True = hole) in `pixels` (HxW[xC] uint8/uint16). Pixels outside stay bit-exact.
+        Other forms (floats, grey + alpha, grey stored as colour) are reduced by `fill_inputs` and restored;
+        anything else is an `InputError` saying what is expected.
 
         A CUDA out-of-memory error never escapes: the fill restarts with half the working size, and below 256 px
         on the CPU, each step reported in `notices`.
         """
+        hole = check_fill_inputs(pixels, hole)
+        reduced = reduce_for_fill(pixels, hole)
+        if reduced is not None:
+            result = self.inpaint(reduced.pixels, hole, progress, cancel)
+            result.pixels = reduced.restore(result.pixels)
+            return result
         started = time.perf_counter()
-        check_mask_matches(pixels, hole)
-        hole = hole.astype(bool, copy=False)
         if not hole.any():
             log.info("the mask has no hole: the image is returned unchanged")
             return InpaintResult(pixels.copy(), [], device=self.device_description,
