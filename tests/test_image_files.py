@@ -256,3 +256,12 @@ def test_webp_is_lossless_by_default(tmp_path):
     save_image(tmp_path / "lossy.webp", pixels, webp_quality=50)
     with Image.open(tmp_path / "lossy.webp") as image:
         assert not np.array_equal(np.asarray(image), pixels)
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "L"])
+def test_palette_bilevel_and_grey_tiffs_read_like_pillow_reads_them(tmp_path, mode):
+    grey = (np.arange(48).reshape(6, 8) * 5).astype(np.uint8)
+    image = Image.fromarray(grey).convert(mode)
+    image.save(tmp_path / "x.tif", compression="tiff_lzw" if mode != "1" else "group4")
+    expected = np.asarray(image.convert("RGB" if mode == "P" else "L"))
+    np.testing.assert_array_equal(load_image(tmp_path / "x.tif"), expected)

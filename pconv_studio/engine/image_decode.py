@@ -197,7 +197,9 @@ def _tiff_pixels(page, stored: np.ndarray, name: str, notices: list[str]) -> tup
     if photometric == PHOTOMETRIC.PALETTE:
         colormap = page.colormap  # (3, 2**bits) uint16
         stored = np.moveaxis(colormap[:, stored], 0, -1)
-        stored = stored if (colormap % 257).any() else (stored // 257).astype(np.uint8)
+        high, low = colormap >> 8, colormap & 255
+        if ((low == 0) | (low == high)).all():  # an 8-bit palette stored as x * 256 or x * 257
+            stored = (stored >> 8).astype(np.uint8)
     elif photometric == PHOTOMETRIC.MINISWHITE and stored.dtype.kind == "u":
         stored = np.iinfo(stored.dtype).max - stored
     elif photometric not in (PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.RGB, PHOTOMETRIC.YCBCR, PHOTOMETRIC.MINISWHITE):

@@ -306,7 +306,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def ask_jpeg_quality(self) -> None:
-        quality = self.dialogs.ask_int("JPEG quality", "Quality of JPEG and WebP files (1-100):",
+        quality = self.dialogs.ask_int("JPEG quality", "Quality of JPEG files (1-100; WebP is saved lossless):",
                                        self.settings.jpeg_quality, 1, 100)
         if quality is not None:
             self.settings.jpeg_quality = quality
