@@ -265,3 +265,20 @@ def test_palette_bilevel_and_grey_tiffs_read_like_pillow_reads_them(tmp_path, mo
     image.save(tmp_path / "x.tif", compression="tiff_lzw" if mode != "1" else "group4")
     expected = np.asarray(image.convert("RGB" if mode == "P" else "L"))
     np.testing.assert_array_equal(load_image(tmp_path / "x.tif"), expected)
+
+
+def test_a_tiff_header_claiming_an_impossible_size_is_refused_before_allocating(tmp_path):
+    from pconv_studio.errors import ImageIOError
+
+    path = tmp_path / "huge.tif"
+    # a valid 4x4 TIFF whose ImageWidth and ImageLength entries are rewritten to 60000 (TIFF 6.0, section 2)
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint8), metadata=None)
+    data = bytearray(path.read_bytes())
+    ifd = int.from_bytes(data[4:8], "little")
+    for entry in range(ifd + 2, ifd + 2 + 12 * int.from_bytes(data[ifd:ifd + 2], "little"), 12):
+        if int.from_bytes(data[entry:entry + 2], "little") in (256, 257):
+            size = 2 if int.from_bytes(data[entry + 2:entry + 4], "little") == 3 else 4
+            data[entry + 8:entry + 8 + size] = (60000).to_bytes(size, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageIOError, match="60000x60000 pixels"):
+        load_image(path)

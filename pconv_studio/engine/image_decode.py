@@ -147,6 +147,15 @@ def decode_image(data: bytes, name: str, allow_damaged: bool = False) -> tuple[n
         raise ImageIOError(f"{name} is not an image this app can read ({_reason(error)})") from None
 
 
+def _check_size(height: int, width: int, name: str) -> None:
+    """Refuse a size no photo has (a broken header), before memory is asked for it: Pillow's own limit."""
+    from PIL import Image
+
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    if limit and height * width > limit:
+        raise ImageIOError(f"{name} says it is {width}x{height} pixels: more than this app reads ({limit} pixels)")
+
+
 def _reason(error: BaseException) -> str:
     text = str(error).strip().rstrip(".") or type(error).__name__
     return text.splitlines()[0][:160]
@@ -162,6 +171,7 @@ def _decode_tiff(data: bytes, name: str) -> tuple[np.ndarray, ImageInfo]:
             page = tiff.pages[0]
             if not isinstance(page, tifffile.TiffPage):
                 raise ImageIOError(f"{name}: the first TIFF page cannot be read")
+            _check_size(page.imagelength, page.imagewidth, name)
             try:
                 stored = page.asarray()
             except Exception as error:
