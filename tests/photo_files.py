@@ -90,3 +90,12 @@ def tiff_bytes(pixels: np.ndarray, **options) -> bytes:
     stream = io.BytesIO()
     tifffile.imwrite(stream, pixels, metadata=None, **options)
     return stream.getvalue()
+
+
+def png_with_chunk(png: bytes, kind: bytes, payload: bytes, at_end: bool = False) -> bytes:
+    """A PNG with one chunk added by hand (PNG spec 5.3: length, type, data, CRC-32), after IHDR or before IEND."""
+    import zlib
+
+    chunk = len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+    at = len(png) - 12 if at_end else 33  # IEND is the last 12 bytes; IHDR ends at byte 33
+    return png[:at] + chunk + png[at:]

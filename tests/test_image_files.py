@@ -14,8 +14,8 @@ from PIL import Image
 from pconv_studio.engine import load_image, load_mask, save_image
 
 from .photo_files import (
-    ORIENTATION, boxed_picture, camera_exif, pillow_metadata, srgb_profile, upright_by_pillow, write_oriented,
-    write_tiff, write_with_pillow,
+    ORIENTATION, boxed_picture, camera_exif, pillow_metadata, png_with_chunk, srgb_profile, upright_by_pillow,
+    write_oriented, write_tiff, write_with_pillow,
 )
 
 CONTAINERS = [".jpg", ".png", ".webp", ".tif"]
@@ -51,6 +51,17 @@ def test_imagemagick_orient_bottom_right_tiff(tmp_path):
     loaded = load_image(tmp_path / "o3.tif")
     np.testing.assert_array_equal(loaded, np.rot90(boxed_picture(), 2))  # bottom-right: turned 180 degrees
     assert (loaded[-8:, -10:] == (255, 0, 0)).all()
+
+
+@pytest.mark.parametrize("at_end", [False, True])
+def test_sixteen_bit_png_is_turned_by_its_exif_chunk_wherever_it_is(tmp_path, at_end):
+    import cv2
+
+    stored = boxed_picture().astype(np.uint16) * 257
+    plain = cv2.imencode(".png", stored[..., ::-1])[1].tobytes()
+    exif = camera_exif(8).tobytes().removeprefix(b"Exif\x00\x00")  # the eXIf chunk holds the TIFF structure
+    (tmp_path / "deep.png").write_bytes(png_with_chunk(plain, b"eXIf", exif, at_end))
+    np.testing.assert_array_equal(load_image(tmp_path / "deep.png"), np.rot90(stored, 1))  # 8: a quarter turn left
 
 
 def test_an_unknown_orientation_is_a_warning_not_silence(tmp_path, caplog):
@@ -156,15 +167,11 @@ def test_colour_profile_survives_a_round_trip(tmp_path, suffix, dtype):
     elif dtype == np.uint16:
         import cv2
 
-        cv2.imwrite(str(tmp_path / "plain.png"), (pixels.astype(np.uint16) * 257)[..., ::-1])
-        plain = (tmp_path / "plain.png").read_bytes()
-        # iCCP chunk added by hand after IHDR (PNG spec 11.3.3.3)
         import zlib
 
-        payload = b"icc\x00\x00" + zlib.compress(icc)
-        chunk = len(payload).to_bytes(4, "big") + b"iCCP" + payload + zlib.crc32(b"iCCP" + payload).to_bytes(4, "big")
-        source = tmp_path / "in.png"
-        source.write_bytes(plain[:33] + chunk + plain[33:])
+        plain = cv2.imencode(".png", (pixels.astype(np.uint16) * 257)[..., ::-1])[1].tobytes()
+        source = tmp_path / "in.png"  # iCCP: name, NUL, method 0, zlib data (PNG spec 11.3.3.3)
+        source.write_bytes(png_with_chunk(plain, b"iCCP", b"icc\x00\x00" + zlib.compress(icc)))
     else:
         source = write_with_pillow(tmp_path / f"in{suffix}", pixels, icc=icc)
     from pconv_studio.engine.imageio import read_image

@@ -237,7 +237,7 @@ def _tiff_pixels(page, stored: np.ndarray, name: str, notices: list[str]) -> tup
 
 
 def _decode_with_pillow(data: bytes, name: str, allow_damaged: bool) -> tuple[np.ndarray, ImageInfo]:
-    from PIL import Image, ImageFile
+    from PIL import Image
 
     notices: list[str] = []
     with library_messages() as records:
@@ -245,21 +245,14 @@ def _decode_with_pillow(data: bytes, name: str, allow_damaged: bool) -> tuple[np
         if image.format not in _PILLOW_FORMATS:
             raise ImageIOError(f"{name} is a {image.format} file: this app reads PNG, JPEG, TIFF, WebP and BMP")
         frames = getattr(image, "n_frames", 1)
-        try:
-            image.load()
-        except Exception as error:
-            if not allow_damaged:
-                raise DamagedFileError(f"{name} is damaged or cut short ({_reason(error)})") from None
-            notices.append(f"{name} is damaged or cut short ({_reason(error)}): the part that could not be read is"
-                           " filled with a flat colour")
-            ImageFile.LOAD_TRUNCATED_IMAGES = True
-            try:
-                image = Image.open(io.BytesIO(data))
-                image.load()
-            finally:
-                ImageFile.LOAD_TRUNCATED_IMAGES = False
-        pixels, grey_alpha = _pillow_pixels(image, data, name)
-        orientation, exif = _pillow_exif(image, name, notices)
+        if image.format == "PNG" and data[24] == 16 and data[25] != 0:  # IHDR: 16-bit colour or grey + alpha
+            raw_exif = _check_png_chunks(data, name)
+            pixels, grey_alpha = _deep_png_pixels(data, name)
+        else:
+            image = _loaded(image, data, name, allow_damaged, notices)
+            raw_exif = image.info.get("exif")
+            pixels, grey_alpha = _pillow_pixels(image, name)
+        orientation, exif = _exif(raw_exif, name, notices)
         icc = image.info.get("icc_profile") or None
     notices.extend(f"{name}: {record.getMessage()}" for record in records)
     if frames > 1:
@@ -268,54 +261,77 @@ def _decode_with_pillow(data: bytes, name: str, allow_damaged: bool) -> tuple[np
     return apply_orientation(pixels, orientation), info
 
 
-def _pillow_exif(image, name: str, notices: list[str]) -> tuple[int, bytes | None]:
-    """(orientation, EXIF with orientation 1) from a loaded Pillow image; a broken EXIF block is a notice."""
-    raw = image.info.get("exif")
+def _loaded(image, data: bytes, name: str, allow_damaged: bool, notices: list[str]):
+    """`image` decoded in full; a failure is `DamagedFileError`, or with `allow_damaged` what could be read."""
+    from PIL import Image, ImageFile
+
     try:
-        orientation = image.getexif().get(_ORIENTATION_TAG)
+        image.load()
+        return image
+    except Exception as error:
+        if not allow_damaged:
+            raise DamagedFileError(f"{name} is damaged or cut short ({_reason(error)})") from None
+        notices.append(f"{name} is damaged or cut short ({_reason(error)}): the part that could not be read is"
+                       " filled with a flat colour")
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return image
+
+
+def _exif(raw: bytes | None, name: str, notices: list[str]) -> tuple[int, bytes | None]:
+    """(orientation, EXIF with orientation 1) from a raw EXIF block; a broken block is a notice."""
+    from PIL import Image
+
+    if not raw:
+        return 1, None
+    raw = raw[len(_EXIF_HEADER):] if raw.startswith(_EXIF_HEADER) else raw
+    try:
+        parsed = Image.Exif()
+        parsed.load(raw)
+        value = parsed.get(_ORIENTATION_TAG)
+        patched = _exif_orientation_reset(raw)
     except Exception as error:
         notices.append(f"{name}: its EXIF block cannot be read ({_reason(error)}): orientation unknown, shown as"
                        " stored; EXIF not kept")
         return 1, None
-    orientation = _orientation(orientation, name, notices) if orientation is not None else 1
-    if not raw:
-        return orientation, None
-    raw = raw[len(_EXIF_HEADER):] if raw.startswith(_EXIF_HEADER) else raw
-    try:
-        return orientation, _exif_orientation_reset(raw)
-    except (ValueError, IndexError) as error:
-        notices.append(f"{name}: its EXIF block is damaged ({_reason(error)}): not kept")
-        return orientation, None
+    return (_orientation(value, name, notices) if value is not None else 1), patched
 
 
-def _check_png_chunks(data: bytes, name: str) -> None:
-    """Raise `DamagedFileError` unless every chunk of a PNG is complete and passes its CRC-32 (PNG spec 5.3)."""
-    position = 8
+def _check_png_chunks(data: bytes, name: str) -> bytes | None:
+    """Raise `DamagedFileError` unless every chunk of a PNG is complete and passes its CRC-32 (PNG spec 5.3);
+    returns the eXIf chunk's data, if any (it may follow the pixels)."""
+    position, exif = 8, None
     while position < len(data):
         length = int.from_bytes(data[position:position + 4], "big")
         end = position + 12 + length
         kind = data[position + 4:position + 8]
         if end > len(data) or zlib.crc32(data[position + 4:end - 4]) != int.from_bytes(data[end - 4:end], "big"):
             raise DamagedFileError(f"{name} is damaged or cut short (the {kind.decode('latin-1')} chunk is broken)")
+        if kind == b"eXIf":
+            exif = data[position + 8:end - 4]
         if kind == b"IEND":
-            return
+            return exif
         position = end
     raise DamagedFileError(f"{name} is cut short (no IEND chunk)")
 
 
-def _pillow_pixels(image, data: bytes, name: str) -> tuple[np.ndarray, bool]:
-    """A loaded Pillow image -> (HxW[xC] pixels, grey_alpha). 16-bit PNG pixels come from OpenCV (Pillow has
-    decoded the stream, so it is intact)."""
+def _deep_png_pixels(data: bytes, name: str) -> tuple[np.ndarray, bool]:
+    """16-bit colour or grey + alpha PNG pixels by OpenCV (Pillow would reduce them to 8 bits), once every chunk
+    has passed its check (libpng would print a failure to stderr)."""
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
+        raise DamagedFileError(f"{name} is damaged: its 16-bit pixel data cannot be decoded")
+    code = cv2.COLOR_BGRA2RGBA if decoded.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(decoded, code), data[25] == 4
+
+
+def _pillow_pixels(image, name: str) -> tuple[np.ndarray, bool]:
+    """A loaded Pillow image -> (HxW[xC] pixels, grey_alpha)."""
     mode = image.mode
-    if image.format == "PNG" and data[24] == 16 and data[25] != 0:  # IHDR bit depth 16, colour or with alpha
-        _check_png_chunks(data, name)  # libpng would print a failed check to stderr
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if decoded is None or decoded.dtype != np.uint16:
-            raise ImageIOError(f"{name}: this 16-bit PNG cannot be decoded")
-        code = cv2.COLOR_BGRA2RGBA if decoded.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        pixels = cv2.cvtColor(decoded, code)
-        grey_alpha = data[25] == 4
-        return pixels, grey_alpha
     if mode in ("1", "P", "PA", "RGBX", "La", "RGBa"):
         has_alpha = mode in ("PA", "La", "RGBa") or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else ("L" if mode == "1" else "RGB"))

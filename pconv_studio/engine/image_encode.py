@@ -158,8 +158,9 @@ def _pillow(image_format: str, pixels: np.ndarray, info: ImageInfo, options: Sav
     stream = io.BytesIO()
     if image_format == "JPEG":
         image.save(stream, "JPEG", quality=options.jpeg_quality, **extra)
-    elif options.webp_quality is None:  # lossless, and `exact` keeps the colour under fully transparent pixels
-        image.save(stream, "WEBP", lossless=True, exact=True, **extra)
+    elif options.webp_quality is None:  # lossless, and `exact` keeps the colour under fully transparent pixels;
+        # effort 20 / method 1: about 10 times faster than libwebp's default, files about 5% larger
+        image.save(stream, "WEBP", lossless=True, exact=True, quality=20, method=1, **extra)
     else:
         image.save(stream, "WEBP", quality=options.webp_quality, **extra)
     return stream.getvalue()
