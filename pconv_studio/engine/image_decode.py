@@ -214,9 +214,7 @@ def _tiff_pixels(page, stored: np.ndarray, name: str, notices: list[str]) -> tup
         stored = np.iinfo(stored.dtype).max - stored
     elif photometric not in (PHOTOMETRIC.MINISBLACK, PHOTOMETRIC.RGB, PHOTOMETRIC.YCBCR, PHOTOMETRIC.MINISWHITE):
         raise ImageIOError(f"{name}: {photometric.name} TIFFs are not supported (grey or RGB only): convert it first")
-    if stored.dtype.kind == "f":
-        pass  # kept as stored; `pixel_forms` fills it in float
-    elif stored.dtype not in (np.uint8, np.uint16):
+    if stored.dtype.kind != "f" and stored.dtype not in (np.uint8, np.uint16):  # floats: `fill_inputs` fills them
         raise ImageIOError(
             f"{name}: {stored.dtype.name} samples are not supported (8 or 16-bit unsigned integers, or floats)"
         )
