@@ -41,8 +41,9 @@ def main() -> None:
     noise = np.random.default_rng(0).normal(0, 6, (height, width, 1)).astype(np.float32)
     base = np.stack([x / width, y / height, (x + y) / (width + height)], axis=2) * 250 + noise
     eight = np.clip(base, 0, 255).astype(np.uint8)
-    cases = [("JPEG q95", ".jpg", eight), ("PNG 8-bit", ".png", eight), ("PNG 16-bit", ".png", eight.astype(np.uint16) * 257),
-             ("TIFF 8-bit", ".tif", eight), ("TIFF 16-bit", ".tif", eight.astype(np.uint16) * 257),
+    deep = eight.astype(np.uint16) * 257
+    cases = [("JPEG q95", ".jpg", eight), ("PNG 8-bit", ".png", eight), ("PNG 16-bit", ".png", deep),
+             ("TIFF 8-bit", ".tif", eight), ("TIFF 16-bit", ".tif", deep),
              ("WebP lossless", ".webp", eight), ("BMP", ".bmp", eight)]
     print(f"\nPhoto files, {width}x{height} RGB, best of {args.repeats}, seconds\n")
     print("| format | read (project) | read (cv2.imdecode) | write (project) | write (cv2.imencode) | MB |")

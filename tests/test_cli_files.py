@@ -223,7 +223,8 @@ def test_api_takes_an_hxwx1_mask_like_an_hxw_one(tiny_weights):
     pixels = boxed_picture()
     hole = _corner_hole(40, 60)
     inpainter = Inpainter(tiny_weights, device="cpu")
-    np.testing.assert_array_equal(inpainter.inpaint(pixels, hole[..., None]).pixels, inpainter.inpaint(pixels, hole).pixels)
+    np.testing.assert_array_equal(inpainter.inpaint(pixels, hole[..., None]).pixels,
+                                  inpainter.inpaint(pixels, hole).pixels)
 
 
 @pytest.mark.parametrize("pixels, hole, expected", [

@@ -51,7 +51,8 @@ def eight_bit(pixels: np.ndarray) -> np.ndarray:
 
 def _format(suffix: str) -> str:
     if suffix not in _FORMATS:
-        raise ImageIOError(f"cannot write {suffix or 'files without a suffix'}: use one of {', '.join(SUPPORTED_SUFFIXES)}")
+        what = suffix or "files without a suffix"
+        raise ImageIOError(f"cannot write {what}: use one of {', '.join(SUPPORTED_SUFFIXES)}")
     return _FORMATS[suffix]
 
 
