@@ -16,10 +16,7 @@ __all__ = [
 
 
 def display_bytes(pixels: np.ndarray) -> np.ndarray:
-    """HxW[xC] uint8/uint16 (or floats, shown clipped to [0, 1]) -> HxWx4 uint8 in QImage's 32-bit BGRA order
-    (alpha 255 unless the photo has one)."""
-    if pixels.dtype.kind == "f":
-        pixels = np.clip(np.nan_to_num(pixels) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """HxW[xC] uint8/uint16 -> HxWx4 uint8 in QImage's 32-bit BGRA order (alpha 255 unless the photo has one)."""
     if pixels.dtype == np.uint16:
         pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
     out = np.empty(pixels.shape[:2] + (4,), np.uint8)

@@ -18,7 +18,7 @@ from ..engine import Inpainter, save_image, save_mask
 from ..engine.document import Change, Document
 from ..engine.imageio import SUPPORTED_SUFFIXES, ImageInfo, read_image, read_mask
 from ..engine.mask_ops import StageStack, stages_from_result
-from ..errors import PConvError
+from ..errors import ImageIOError, PConvError
 from ..model import get_preset
 from ..paths import data_folder
 from .actions import install_actions
@@ -214,6 +214,9 @@ class MainWindow(QMainWindow):
         path = Path(path)
         try:
             pixels, info = read_image(path)
+            if pixels.dtype.kind == "f":
+                raise ImageIOError(f"{path.name} holds floating-point pixels: the app edits 8 and 16-bit photos;"
+                                   " `pconv-studio inpaint` fills it and keeps the floats")
             mask = read_mask(mask_path) if mask_path is not None else None
             document = Document(pixels, path, mask.hole if mask is not None else None)
         except PConvError as error:

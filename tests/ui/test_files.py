@@ -193,3 +193,14 @@ def test_open_and_save_show_the_file_notices_the_cli_prints(window, tmp_path: Pa
     window.dialogs.paths.append(str(tmp_path / "plain.bmp"))
     assert window.save_as()
     assert "BMP cannot carry the colour profile" in window.statusBar().currentMessage()
+
+
+def test_a_float_tiff_is_refused_with_the_way_to_fill_it(window, tmp_path: Path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "hdr.tif", np.full((8, 8, 3), 2.5, np.float32), photometric="rgb", metadata=None)
+    reported = []
+    window.errorReported.connect(reported.append)
+    assert not window.open_path(tmp_path / "hdr.tif")
+    assert len(reported) == 1 and "floating-point" in reported[0] and "pconv-studio inpaint" in reported[0]
+    assert window.document is None
