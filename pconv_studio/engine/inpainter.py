@@ -40,11 +40,11 @@ from ..model import PConvUNet, UNetConfig, load_weights, network_reach
 from ..paths import default_weights_path, detailed_weights_path
 from .blend import NetworkBlend, check_detail, detailed_model_problem
 from .device import DeviceChoice, precision_name, select_device
-from .imageio import check_mask_matches
+from .detail import transfer_detail
+from .fill_inputs import check_fill_inputs, reduce_for_fill
 from .regions import (
     Region, RegionPlan, ResolutionConfig, largest_region, network_hole, network_scale, network_size, plan_regions,
 )
-from .detail import transfer_detail
 from .runner import GraphMode, NetworkRunner, Precision
 from .tiling import plan_tiles
 
@@ -260,13 +260,19 @@ class Inpainter:
         cancel: CancelToken | None = None,
     ) -> InpaintResult:
         """Fill `hole` (bool HxW, True = hole) in `pixels` (HxW[xC] uint8/uint16). Pixels outside stay bit-exact.
+        Other forms (floats, grey + alpha, grey stored as colour) are reduced by `fill_inputs` and restored;
+        anything else is an `InputError` saying what is expected.
 
         A CUDA out-of-memory error never escapes: the fill restarts with half the working size, and below 256 px
         on the CPU, each step reported in `notices`.
         """
+        hole = check_fill_inputs(pixels, hole)
+        reduced = reduce_for_fill(pixels, hole)
+        if reduced is not None:
+            result = self.inpaint(reduced.pixels, hole, progress, cancel)
+            result.pixels = reduced.restore(result.pixels)
+            return result
         started = time.perf_counter()
-        check_mask_matches(pixels, hole)
-        hole = hole.astype(bool, copy=False)
         if not hole.any():
             log.info("the mask has no hole: the image is returned unchanged")
             return InpaintResult(pixels.copy(), [], device=self.device_description,
@@ -285,8 +291,10 @@ class Inpainter:
                 self._runner.reset()
                 torch.cuda.empty_cache()
                 if resolution.working_size >= 512:
-                    resolution = replace(resolution, working_size=resolution.working_size // 2)
-                    notices.append(f"GPU out of memory: retried with {resolution.working_size} px crops")
+                    resolution = replace(resolution, working_size=resolution.working_size // 2,
+                                         tile_size=max(256, resolution.tile_size // 2))
+                    notices.append(f"GPU out of memory: retried with {resolution.working_size} px crops and "
+                                   f"{resolution.tile_size} px tiles")
                 else:
                     self.device_choice = DeviceChoice(torch.device("cpu"), "CPU: the GPU ran out of memory")
                     self._move_model()

@@ -14,11 +14,11 @@ from PySide6.QtCore import QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QWidget
 
-from ..engine import Inpainter, load_image, load_mask, save_image, save_mask
+from ..engine import Inpainter, save_image, save_mask
 from ..engine.document import Change, Document
-from ..engine.imageio import SUPPORTED_SUFFIXES
+from ..engine.imageio import SUPPORTED_SUFFIXES, ImageInfo, read_image, read_mask
 from ..engine.mask_ops import StageStack, stages_from_result
-from ..errors import PConvError
+from ..errors import ImageIOError, PConvError
 from ..model import get_preset
 from ..paths import data_folder
 from .actions import install_actions
@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.dialogs = dialogs if dialogs is not None else Dialogs(self)
         self.document: Document | None = None
+        self._document_info = ImageInfo()  # what the open file holds besides pixels (profile, EXIF, alpha kind)
         self._unsubscribe = None
         self._deferred_fill: tuple[object, object] | None = None  # a result that arrived mid-stroke
         self._showing_network_stages = False
@@ -159,6 +160,13 @@ class MainWindow(QMainWindow):
         log.warning("%s", message)
         self.statusBar().showMessage(message, 15_000)
 
+    def _report_done(self, message: str, notices: tuple[str, ...] | list[str], timeout: int) -> None:
+        """A finished open or save in the status bar, with the file notices (the CLI's warnings) after it."""
+        if notices:
+            self._show_notice(" — ".join([message, *notices]))
+        else:
+            self.statusBar().showMessage(message, timeout)
+
     # --- documents ------------------------------------------------------------------------------------------
 
     def _current_hole(self) -> np.ndarray | None:
@@ -171,6 +179,7 @@ class MainWindow(QMainWindow):
         self._deferred_fill = None
         self.fill_style.forget()
         self.document = document
+        self._document_info = ImageInfo()
         self._unsubscribe = document.subscribe(self._on_document_changed) if document is not None else None
         self.editor.set_document(document)
         self.canvas.set_document(document)
@@ -209,17 +218,21 @@ class MainWindow(QMainWindow):
             return False
         path = Path(path)
         try:
-            pixels = load_image(path)
-            hole = load_mask(mask_path) if mask_path is not None else None
-            document = Document(pixels, path, hole)
+            pixels, info = read_image(path)
+            if pixels.dtype.kind == "f":
+                raise ImageIOError(f"{path.name} holds floating-point pixels: the app edits 8 and 16-bit photos;"
+                                   " `pconv-studio inpaint` fills it and keeps the floats")
+            mask = read_mask(mask_path) if mask_path is not None else None
+            document = Document(pixels, path, mask.hole if mask is not None else None)
         except PConvError as error:
             self.report_error(str(error))
             return False
         self._set_document(document)
+        self._document_info = info
         self.settings.add_recent_file(str(path.resolve()))
         self.settings.last_folder = str(path.resolve().parent)
         self._update_recent_menu()
-        self.statusBar().showMessage(f"Opened {path.name}", 5000)
+        self._report_done(f"Opened {path.name}", info.notices + (mask.notices if mask is not None else ()), 5000)
         return True
 
     @Slot()
@@ -284,13 +297,13 @@ class MainWindow(QMainWindow):
         if not path.suffix:
             path = path.with_suffix(self.document.path.suffix if self.document.path else ".png")
         try:
-            save_image(path, self.document.pixels, jpeg_quality=self.settings.jpeg_quality)
+            notices = save_image(path, self.document.pixels, self.settings.jpeg_quality, self._document_info)
         except PConvError as error:
             self.report_error(str(error))
             return False
         self.document.mark_saved(path)
         self.settings.last_folder = str(path.resolve().parent)
-        self.statusBar().showMessage(f"Saved {path}", 8000)
+        self._report_done(f"Saved {path}", notices, 8000)
         return True
 
     @Slot()
@@ -301,7 +314,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def ask_jpeg_quality(self) -> None:
-        quality = self.dialogs.ask_int("JPEG quality", "Quality of JPEG and WebP files (1-100):",
+        quality = self.dialogs.ask_int("JPEG quality", "Quality of JPEG files (1-100; WebP is saved lossless):",
                                        self.settings.jpeg_quality, 1, 100)
         if quality is not None:
             self.settings.jpeg_quality = quality
@@ -311,9 +324,13 @@ class MainWindow(QMainWindow):
         path = self.dialogs.open_image(self.settings.last_folder, "Import mask (white = hole)")
         if path and self.document is not None:
             try:
-                self.editor.import_mask(load_mask(path))
+                mask = read_mask(path)
+                self.editor.import_mask(mask.hole)
             except PConvError as error:
                 self.report_error(str(error))
+                return
+            if mask.notices:
+                self._show_notice(" — ".join(mask.notices))
 
     @Slot()
     def export_mask_dialog(self) -> None:

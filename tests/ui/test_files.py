@@ -172,3 +172,35 @@ def test_settings_survive_a_restart(make_window, fake_engine, settings_file: Pat
     assert again.canvas.brush_size == 77 and again.canvas.tool == "lasso"
     assert again.menu_actions.auto_run.isChecked()
     assert [a.text() for a in again.menu_actions.recent_menu.actions()] == ["photo.png"]
+
+
+def test_open_and_save_show_the_file_notices_the_cli_prints(window, tmp_path: Path):
+    import tifffile
+
+    from tests.photo_files import boxed_picture, srgb_profile
+
+    with tifffile.TiffWriter(tmp_path / "two.tif") as tiff:  # orientation 6, a profile and a second page
+        tiff.write(boxed_picture(), photometric="rgb", iccprofile=srgb_profile(), metadata=None,
+                   extratags=[(274, "H", 1, 6, True)])
+        tiff.write(boxed_picture(), photometric="rgb", metadata=None)
+    assert window.open_path(tmp_path / "two.tif")
+    np.testing.assert_array_equal(window.document.pixels, np.rot90(boxed_picture(), -1))  # 6: clockwise
+    assert "two.tif holds 2 pages (images): only the first is used" in window.statusBar().currentMessage()
+    window.dialogs.paths.append(str(tmp_path / "kept.tif"))
+    assert window.save_as()
+    with tifffile.TiffFile(tmp_path / "kept.tif") as tiff:
+        assert tiff.pages[0].tags[34675].value == srgb_profile()
+    window.dialogs.paths.append(str(tmp_path / "plain.bmp"))
+    assert window.save_as()
+    assert "BMP cannot carry the colour profile" in window.statusBar().currentMessage()
+
+
+def test_a_float_tiff_is_refused_with_the_way_to_fill_it(window, tmp_path: Path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "hdr.tif", np.full((8, 8, 3), 2.5, np.float32), photometric="rgb", metadata=None)
+    reported = []
+    window.errorReported.connect(reported.append)
+    assert not window.open_path(tmp_path / "hdr.tif")
+    assert len(reported) == 1 and "floating-point" in reported[0] and "pconv-studio inpaint" in reported[0]
+    assert window.document is None
