@@ -207,3 +207,27 @@ def test_detail_transfer_never_reads_the_hole_and_repeats_exactly():
     first = transfer_detail(truth, ~hole, coarse_small, hole)
     np.testing.assert_array_equal(transfer_detail(garbage, ~hole, coarse_small, hole), first)
     np.testing.assert_array_equal(transfer_detail(truth, ~hole, coarse_small, hole), first)
+
+
+def test_tiles_cover_every_pixel_to_fill_once_on_the_grid():
+    """Against a brute-force reference: every pixel to fill lies in exactly one core, cores lie inside their
+    cells of the core grid, and every window starts on the network's grid and holds its core plus the halo."""
+    from pconv_studio.engine.tiling import plan_tiles
+
+    rng = np.random.default_rng(6)
+    shape = (700, 900)
+    to_fill = np.zeros(shape, bool)
+    to_fill[100:110, 50:850] = True  # a thin horizontal stroke: thin windows
+    to_fill[rng.integers(300, 700, 40), rng.integers(0, 900, 40)] = True
+    origin = (0, 0)
+    tiles = plan_tiles(to_fill, origin, shape, core_size=256, halo=40, grid=32)
+    covered = np.zeros(shape, int)
+    for tile in tiles:
+        core, window = tile.core, tile.window
+        covered[core.window] += 1
+        assert core.top // 256 == (core.bottom - 1) // 256 and core.left // 256 == (core.right - 1) // 256
+        assert window.top % 32 == 0 and window.left % 32 == 0
+        assert window.top == max(0, core.top - 64) and window.bottom == min(700, core.bottom + 64)
+    assert (covered[to_fill] == 1).all() and covered.max() == 1
+    stroke_tiles = [tile for tile in tiles if tile.core.top <= 100 < tile.core.bottom]
+    assert all(tile.core.height <= 64 for tile in stroke_tiles)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import SUPPORTED_SUFFIXES, Inpainter, save_image, save_mask
+from ..engine import SUPPORTED_SUFFIXES, Inpainter, ResolutionConfig, save_image, save_mask
+from ..engine.inpainter import describe_fills
+from ..engine.regions import STRATEGIES
 from ..engine.blend import DEFAULT_DETAIL, check_detail
 from ..engine.imageio import (
     ImageInfo, SaveOptions, check_mask_matches, check_output_path, check_writable_folder, image_files, read_image,
@@ -63,6 +65,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "installed, else 0)")
     parser.add_argument("--detail-weights", type=Path, metavar="FILE",
                         help="the detailed model (default: NAME_detailed.safetensors beside the weights file)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                        help="photos larger than the network's working size: auto (default) fills at the photo's "
+                        "own resolution, in tiles or in two scales; scaled fills at the working size and scales "
+                        "the fill back up (the old way, for comparison)")
+    parser.add_argument("--detail-transfer", choices=("on", "off"), default="on",
+                        help="two-scale fills: carry the photo's own fine detail into the hole (default on)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log progress details, and how each region was filled, to stderr")
     parser.add_argument("--cuda-graphs", choices=GRAPH_MODES, default="auto",
                         help="replay repeated crop sizes from CUDA graphs: auto (where faster), on, off")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -195,7 +205,8 @@ def _run_job(inpainter: Inpainter, job: Job, inputs: _Inputs, options: SaveOptio
         raise
     for notice in notices:
         log.warning("%s: %s", job.output.name, notice)
-    log.info("%s -> %s in %.2f s on %s", job.image.name, job.output, result.seconds, result.device)
+    log.info("%s -> %s in %.2f s on %s; %s", job.image.name, job.output, result.seconds, result.device,
+             describe_fills(result.fills))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,8 +214,9 @@ def run(args: argparse.Namespace) -> int:
     options = SaveOptions(args.jpeg_quality, args.webp_quality)
     jobs = _plan_jobs(args)
     first = _read_inputs(jobs[0], args.allow_damaged) if len(jobs) == 1 else None
-    inpainter = Inpainter(args.weights, device=args.device, cuda_graphs=args.cuda_graphs, precision=args.precision,
-                          detail=detail or 0.0, detail_weights=args.detail_weights)
+    resolution = ResolutionConfig(strategy=args.strategy, detail_transfer=args.detail_transfer == "on")
+    inpainter = Inpainter(args.weights, device=args.device, resolution=resolution, cuda_graphs=args.cuda_graphs,
+                          precision=args.precision, detail=detail or 0.0, detail_weights=args.detail_weights)
     if detail is None and DEFAULT_DETAIL:
         if inpainter.detail_problem is None:
             inpainter.set_detail(DEFAULT_DETAIL)

@@ -29,26 +29,38 @@ class Tile:
 def plan_tiles(
     to_fill: np.ndarray, origin: tuple[int, int], shape: tuple[int, int], core_size: int, halo: int, grid: int
 ) -> list[Tile]:
-    """Tiles covering every True pixel of `to_fill` (bool, a crop of the photo at `origin` = (top, left)).
+    """Tiles covering every True pixel of `to_fill` (bool, a crop of the photo at `origin` = (top, left)), in
+    row-major order.
 
-    Cores are `core_size` squares on the photo's grid (multiples of `core_size` from the photo's top-left), the
-    window is the core grown by `halo` on each side, rounded outwards to the network's `grid` (2^levels) and
-    clipped to the photo `shape`. `core_size` and `grid` must divide evenly: core_size % grid == 0.
+    Cores are the cells of a `core_size` grid laid from the photo's top-left that hold pixels to fill, each cut down
+    to the box of those pixels rounded outwards to the network's `grid` (2^levels); the window is the core grown by
+    `halo` (rounded up to the grid) on each side and clipped to the photo `shape`. So a thin stroke across a cell
+    costs a thin window. `core_size` must be a multiple of `grid`.
     """
     if core_size % grid:
         raise ValueError(f"the tile core ({core_size}) must be a multiple of the network's grid ({grid})")
-    top0, left0 = origin
     rows, cols = np.nonzero(to_fill)
     if rows.size == 0:
         return []
-    cells = np.unique(np.stack([(rows + top0) // core_size, (cols + left0) // core_size], axis=1), axis=0)
+    rows, cols = rows + origin[0], cols + origin[1]
+    cells = (rows // core_size) * (shape[1] // core_size + 1) + cols // core_size
+    order = np.argsort(cells, kind="stable")
+    cells, rows, cols = cells[order], rows[order], cols[order]
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    tops, bottoms = np.minimum.reduceat(rows, starts), np.maximum.reduceat(rows, starts) + 1
+    lefts, rights = np.minimum.reduceat(cols, starts), np.maximum.reduceat(cols, starts) + 1
     height, width = shape
     halo = -(-halo // grid) * grid
     tiles = []
-    for row, col in cells:
-        top, left = int(row) * core_size, int(col) * core_size
-        core = Region(top, left, min(height, top + core_size), min(width, left + core_size))
-        window = Region(max(0, top - halo), max(0, left - halo), min(height, core.bottom + halo),
+    for top, bottom, left, right in zip(tops, bottoms, lefts, rights):
+        cell_top, cell_left = top // core_size * core_size, left // core_size * core_size
+        core = Region(
+            max(cell_top, top // grid * grid), max(cell_left, left // grid * grid),
+            min(cell_top + core_size, -(-bottom // grid) * grid, height),
+            min(cell_left + core_size, -(-right // grid) * grid, width),
+        )
+        window = Region(max(0, core.top - halo), max(0, core.left - halo), min(height, core.bottom + halo),
                         min(width, core.right + halo))
-        tiles.append(Tile(core, window))
+        tiles.append(Tile(Region(*map(int, (core.top, core.left, core.bottom, core.right))),
+                          Region(*map(int, (window.top, window.left, window.bottom, window.right)))))
     return tiles
