@@ -120,19 +120,26 @@ def test_live_stages_match_propagate_masks_cropped_to_the_photo():
     assert mask_ops.propagated_stages(np.zeros((10, 10), bool), TINY_CONFIG, ResolutionConfig()) is None
 
 
-def test_stages_of_a_scaled_crop_match_what_the_network_computed(tiny_weights):
+@pytest.mark.parametrize("rows, path", [((100, 180), "two scales"), ((100, 110), "tiled")])
+def test_stages_the_panel_predicts_are_those_of_the_pass_that_fills(tiny_weights, rows, path):
+    """The geometry-only stages are the network's own for the pass the fill shows: the coarse pass of two scales
+    (a crop scaled down to the working size), or the tile that fills the most pixels (at full resolution)."""
     pixels = gradient_image(300, 700)
     hole = np.zeros((300, 700), bool)
-    hole[100:180, 200:500] = True
-    resolution = ResolutionConfig(working_size=256)
+    hole[rows[0]:rows[1], 200:500] = True
+    resolution = ResolutionConfig(working_size=256, tile_size=256, tile_halo=32)
     result = Inpainter(tiny_weights, device="cpu", resolution=resolution).inpaint(pixels, hole)
+    assert [fill.path for fill in result.fills] == [path]
     from_network = mask_ops.stages_from_result(result, TINY_CONFIG)
     predicted = mask_ops.propagated_stages(hole, TINY_CONFIG, resolution)
     assert from_network.from_network and not predicted.from_network
-    assert from_network.region == predicted.region == mask_ops.staged_region(hole, resolution)
+    assert from_network.region == predicted.region == mask_ops.staged_region(hole, resolution, TINY_CONFIG)
     region = predicted.region
-    assert region.width > 256  # the crop is scaled down to the working size
-    assert predicted.network_size == (round(region.height * 256 / region.width), 256)
+    if path == "two scales":
+        assert region.width > 256  # the crop is scaled down to the working size
+        assert predicted.network_size == (round(region.height * 256 / region.width), 256)
+    else:
+        assert predicted.network_size == (region.height, region.width) and region.width <= 256 + 2 * 32
     for computed, geometric in zip(from_network.stages, predicted.stages):
         np.testing.assert_array_equal(computed.hole, geometric.hole)
     assert from_network.photo_mask(0).shape == (region.height, region.width)

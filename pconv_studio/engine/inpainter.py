@@ -46,11 +46,11 @@ from .regions import (
     Region, RegionPlan, ResolutionConfig, largest_region, network_hole, network_scale, network_size, plan_regions,
 )
 from .runner import GraphMode, NetworkRunner, Precision
-from .tiling import plan_tiles
+from .tiling import Tile, plan_tiles
 
 __all__ = [
     "PATHS", "CancelToken", "GroupFill", "Inpainter", "InpaintResult", "Region", "RegionPlan", "ResolutionConfig",
-    "describe_fills", "largest_region", "network_hole", "network_size", "plan_regions",
+    "describe_fills", "largest_region", "network_hole", "network_size", "plan_regions", "staged_pass",
 ]
 
 log = logging.getLogger(__name__)
@@ -347,14 +347,12 @@ class Inpainter:
         order of overlapping crops. Returns how, and the stages of the pass that shows it."""
         window = region.window
         crop_hole = hole[window]
-        scale = network_scale(region, resolution.working_size)
-        if scale == 1.0 or resolution.strategy == "scaled":
+        path, scale, distance, reach = _choose_path(crop_hole, owned, region, resolution, self.config)
+        if path in ("full resolution", "scaled"):
             values, stages, size, _ = self._crop_pass(pixels[window], crop_hole, owned, region, resolution)
             _paste(target[window], values, owned)
-            return GroupFill(region, "full resolution" if scale == 1.0 else "scaled", scale), (stages, region, size)
-        reach = min(network_reach(self.config).closes, _round_up(resolution.tile_halo, self.config.size_multiple))
-        distance = cv2.distanceTransform(crop_hole.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)  # px to the
-        if distance[owned].max() <= reach:  # nearest known pixel (Euclidean, so never below the grid's Chebyshev)
+            return GroupFill(region, path, scale), (stages, region, size)
+        if path == "tiled":
             tiles, staged = self._tiled_pass(pixels, hole, owned, region, resolution, target, report)
             return GroupFill(region, "tiled", 1.0, tiles), staged
         # two scales: the coarse fill closes the hole; its inner part becomes context for the band along the edge
@@ -454,6 +452,48 @@ class Inpainter:
     def _forward(self, pixels: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """One network pass on HxWx3 uint8 or float32 pixels: the composite in their dtype and the stage masks."""
         return self._runner(pixels, valid)
+
+
+def _choose_path(
+    crop_hole: np.ndarray, owned: np.ndarray, region: Region, resolution: ResolutionConfig, config: UNetConfig
+) -> tuple[str, float, np.ndarray | None, float]:
+    """The path for one crop (module docstring): (path, network scale, each crop pixel's Euclidean distance in px to
+    the nearest known pixel or None where not needed, the reach in px a full-resolution pass may rely on).
+
+    The reach is the network's guaranteed closing distance, capped by the tile halo so the known pixel lies inside
+    the tile; Euclidean distances are never below the grid's Chebyshev ones, so the test is safe."""
+    scale = network_scale(region, resolution.working_size)
+    if scale == 1.0 or resolution.strategy == "scaled":
+        return ("full resolution" if scale == 1.0 else "scaled"), scale, None, 0.0
+    reach = min(network_reach(config).closes, _round_up(resolution.tile_halo, config.size_multiple))
+    distance = cv2.distanceTransform(crop_hole.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    path = "tiled" if distance[owned].max() <= reach else "two scales"
+    return path, scale, distance, reach
+
+
+def staged_pass(hole: np.ndarray, resolution: ResolutionConfig, config: UNetConfig) -> tuple[Region, np.ndarray] | None:
+    """The pass whose stages a fill of `hole` (bool HxW) reports, from the geometry alone: its region of the photo
+    and the hole it sees (bool, at the network's size). That is the largest region's pass: its one pass, its coarse
+    pass for two scales, or for tiles the tile that fills the most pixels. None without a hole."""
+    if not hole.any():
+        return None
+    plan = plan_regions(hole, resolution)
+    region = largest_region(plan.regions)
+    index = plan.regions.index(region)
+    crop_hole, owned = hole[region.window], plan.owned(index, hole)
+    path, _, _, _ = _choose_path(crop_hole, owned, region, resolution, config)
+    if path != "tiled":
+        return region, network_hole(crop_hole, network_size(region, resolution.working_size))
+    grid = config.size_multiple
+    tiles = plan_tiles(owned, (region.top, region.left), hole.shape, _round_up(resolution.tile_size, grid),
+                       resolution.tile_halo, grid)
+
+    def filled_by(tile: Tile) -> int:
+        core = tile.core.intersection(region)
+        return int(owned[core.relative_to(region).window].sum()) if core is not None else 0
+
+    tile = max(tiles, key=filled_by)  # the first of equals, as `_tiled_pass` keeps
+    return tile.window, hole[tile.window.window].copy()
 
 
 _Staged = tuple[list[np.ndarray], Region, tuple[int, int]]

@@ -17,9 +17,7 @@ import numpy as np
 import torch
 
 from ..model import UNetConfig, layer_specs, propagate_masks
-from .inpainter import (
-    InpaintResult, Region, ResolutionConfig, largest_region, network_hole, network_size, plan_regions,
-)
+from .inpainter import InpaintResult, Region, ResolutionConfig, staged_pass
 
 __all__ = [
     "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear", "fill_polygon",
@@ -195,10 +193,10 @@ class StageStack:
         return scaled.astype(bool)
 
 
-def staged_region(hole: np.ndarray, resolution: ResolutionConfig) -> Region | None:
-    """The crop whose stages a fill of `hole` would report; None without a hole."""
-    regions = plan_regions(hole, resolution).regions
-    return largest_region(regions) if regions else None
+def staged_region(hole: np.ndarray, resolution: ResolutionConfig, config: UNetConfig) -> Region | None:
+    """The region of the photo whose stages a fill of `hole` would report; None without a hole."""
+    staged = staged_pass(hole, resolution, config)
+    return staged[0] if staged is not None else None
 
 
 def _strides(config: UNetConfig) -> list[int]:
@@ -221,10 +219,10 @@ def _stack(names: Sequence[str], holes: Sequence[np.ndarray], config: UNetConfig
 
 def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: ResolutionConfig) -> StageStack | None:
     """The stages a fill of `hole` would go through, from the geometry alone (no weights); None without a hole."""
-    region = staged_region(hole, resolution) if hole.any() else None
-    if region is None:
+    staged = staged_pass(hole, resolution, config)
+    if staged is None:
         return None
-    small = network_hole(hole[region.window], network_size(region, resolution.working_size))
+    region, small = staged
     valid = torch.from_numpy((~small).astype(np.float32))
     maps = [(stage[0, 0] == 0).numpy() for stage in propagate_masks(valid, config)]
     names = [spec.name for spec in layer_specs(config)]

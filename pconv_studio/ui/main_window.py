@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QWidget
 from ..engine import Inpainter, save_image, save_mask
 from ..engine.document import Change, Document
 from ..engine.imageio import SUPPORTED_SUFFIXES, ImageInfo, read_image, read_mask
+from ..engine.inpainter import describe_fills
 from ..engine.mask_ops import StageStack, stages_from_result
 from ..errors import ImageIOError, PConvError
 from ..model import get_preset
@@ -494,7 +495,8 @@ class MainWindow(QMainWindow):
             self._show_notice(notice)
         if not result.notices:
             self.statusBar().showMessage(
-                f"Filled in {result.seconds:.2f} s. Keep painting and fill again, or undo (Ctrl+Z)." if applied
+                f"Filled in {result.seconds:.2f} s ({describe_fills(result.fills)}). Keep painting and fill again, "
+                "or undo (Ctrl+Z)." if applied
                 else "Nothing to fill.", 10_000)
         stack = stages_from_result(result, self.inpaint.config)
         self._show_stack(stack)
