@@ -1,7 +1,9 @@
 """`pconv-studio inpaint`: one photo, or a folder of photos with the model loaded once.
 
 Every check that can fail runs before anything is written, and outputs are written atomically, so a failed run
-leaves no partial file and never touches an input.
+leaves no partial file and never touches an input. A job is read (`read_inputs`), filled (`fill_job`) and written
+(`write_outputs`) in three steps, so that `ray_batch` can run each where it belongs: reading and writing in tasks,
+filling in actors that keep the model loaded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import SUPPORTED_SUFFIXES, Inpainter, ResolutionConfig, save_image, save_mask
-from ..engine.inpainter import describe_fills
+from ..engine.inpainter import InpaintResult, describe_fills
 from ..engine.regions import STRATEGIES
 from ..engine.blend import DEFAULT_DETAIL, check_detail
 from ..engine.imageio import (
@@ -24,6 +26,7 @@ from ..engine.imageio import (
 )
 from ..engine.runner import GRAPH_MODES, PRECISIONS
 from ..errors import DamagedFileError, ImageIOError, InputError, PConvError
+from .batch import BatchTally, parse_shard
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,42 @@ class Job:
 
 
 @dataclass(frozen=True)
-class _Inputs:
+class FillSettings:
+    """Everything that makes an `Inpainter`, so a worker process can make the same one (`open_inpainter`)."""
+
+    weights: Path | None
+    device: str
+    resolution: ResolutionConfig
+    cuda_graphs: str
+    precision: str
+    detail: float | None
+    detail_weights: Path | None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> FillSettings:
+        return cls(args.weights, args.device,
+                   ResolutionConfig(strategy=args.strategy, detail_transfer=args.detail_transfer == "on"),
+                   args.cuda_graphs, args.precision, None if args.detail is None else check_detail(args.detail),
+                   args.detail_weights)
+
+
+def open_inpainter(settings: FillSettings) -> Inpainter:
+    """Load the model for `settings`; without an explicit detail, the default style where a detailed model is
+    installed. Raises `WeightsError` / `DeviceError`."""
+    inpainter = Inpainter(settings.weights, device=settings.device, resolution=settings.resolution,
+                          cuda_graphs=settings.cuda_graphs, precision=settings.precision,
+                          detail=settings.detail or 0.0, detail_weights=settings.detail_weights)
+    if settings.detail is None and DEFAULT_DETAIL:
+        if inpainter.detail_problem is None:
+            inpainter.set_detail(DEFAULT_DETAIL)
+        else:
+            log.info("filling in the faithful style: %s", inpainter.detail_problem)
+    log.info("model %s, detail %g, on %s", inpainter.model_name, inpainter.detail, inpainter.device_description)
+    return inpainter
+
+
+@dataclass(frozen=True)
+class JobInputs:
     """A job's files, read and checked: nothing has been filled or written yet."""
 
     pixels: np.ndarray
@@ -57,6 +95,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", type=Path, help="output file (single photo) or folder (with --images)")
     parser.add_argument("--images", type=Path, help="a folder of photos (batch mode)")
     parser.add_argument("--masks", type=Path, help="a folder of masks, matched to photos by file stem")
+    parser.add_argument("--mask", dest="one_mask", type=Path, metavar="FILE",
+                        help="with --images: one mask for every photo (a watermark or logo in the same place)")
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="with --images: fill only shard K of N (0 <= K < N), by file name; shards 0/N ... "
+                        "N-1/N cover the folder exactly once (for job arrays: --shard $SLURM_ARRAY_TASK_ID/N)")
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="with --images: leave out photos whose output exists (outputs are written atomically, "
+                        "so one that exists is complete): a restarted run continues where it stopped")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="with --images: fill on a Ray cluster (pip install 'pconv-studio[ray]'), one model per "
+                        "GPU or CPU slot; ADDRESS as for ray.init ('auto', 'HOST:6379', 'ray://HOST:10001'); "
+                        "without it, RAY_ADDRESS or a cluster running here, else a local one")
     parser.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N, mps or cpu")
     parser.add_argument("--weights", type=Path, help="a weights file instead of the shipped model")
     parser.add_argument("--detail", type=float, metavar="T",
@@ -124,28 +174,51 @@ def _check_collisions(jobs: list[Job]) -> None:
             seen[target] = job.image
 
 
-def _plan_jobs(args: argparse.Namespace) -> list[Job]:
-    if args.images is not None:
-        if args.image is not None or args.mask is not None:
-            raise InputError("give either IMAGE MASK or --images/--masks, not both")
-        if args.masks is None or args.output is None:
-            raise InputError("batch mode needs --images DIR --masks DIR --output DIR")
-        images = image_files(args.images)
-        if not images:
-            raise InputError(f"no images in {args.images} (looked for {', '.join(SUPPORTED_SUFFIXES)})")
+def _batch_jobs(args: argparse.Namespace) -> list[Job]:
+    """The jobs of `--images`: this shard's photos, each with its mask (by stem, or the one `--mask`), less those
+    already done under `--skip-existing`."""
+    if args.image is not None or args.mask is not None:
+        raise InputError("give either IMAGE MASK or --images/--masks, not both")
+    if (args.masks is None) == (args.one_mask is None) or args.output is None:
+        raise InputError("batch mode needs --images DIR, --output DIR and either --masks DIR (one mask per photo, "
+                         "by stem) or --mask FILE (one mask for every photo)")
+    images = image_files(args.images)
+    if not images:
+        raise InputError(f"no images in {args.images} (looked for {', '.join(SUPPORTED_SUFFIXES)})")
+    if args.shard is not None:
+        images = [image for image in images if args.shard.holds(image)]
+    if args.masks is not None:
         masks = _masks_by_stem(args.masks)
         unmatched = [p.name for p in images if p.stem not in masks]
         if unmatched:
             raise InputError(f"{len(unmatched)} photo(s) have no mask in {args.masks}: {', '.join(unmatched[:5])}")
-        if args.output.exists() and not args.output.is_dir():
-            raise InputError(f"--output {args.output} is a file: batch mode writes into a folder")
-        check_writable_folder(args.output)
-        jobs = [
-            Job(image, masks[image.stem], _batch_output(image, args.output),
-                args.stages / image.stem if args.stages else None)
-            for image in images
-        ]
     else:
+        masks = {image.stem: args.one_mask for image in images}
+    if args.output.exists() and not args.output.is_dir():
+        raise InputError(f"--output {args.output} is a file: batch mode writes into a folder")
+    check_writable_folder(args.output)
+    jobs = [
+        Job(image, masks[image.stem], _batch_output(image, args.output),
+            args.stages / image.stem if args.stages else None)
+        for image in images
+    ]
+    _check_collisions(jobs)  # before skipping: two photos writing one file is wrong whichever was done first
+    if args.skip_existing:
+        done = [job for job in jobs if job.output.is_file()]
+        if done:
+            log.info("skipping %d photo(s) whose output exists", len(done))
+        jobs = [job for job in jobs if not job.output.is_file()]
+    return jobs
+
+
+def _plan_jobs(args: argparse.Namespace) -> list[Job]:
+    batch_only = [name for name, value in (("--shard", args.shard), ("--skip-existing", args.skip_existing or None),
+                                           ("--mask", args.one_mask), ("--ray", args.ray)) if value is not None]
+    if args.images is not None:
+        jobs = _batch_jobs(args)
+    else:
+        if batch_only:
+            raise InputError(f"only with --images DIR (batch mode): {', '.join(batch_only)}")
         if args.image is None or args.mask is None or args.output is None:
             raise InputError("usage: pconv-studio inpaint IMAGE MASK -o OUT (or --images DIR --masks DIR --output DIR)")
         jobs = [Job(args.image, args.mask, args.output, args.stages)]
@@ -159,11 +232,12 @@ def _plan_jobs(args: argparse.Namespace) -> list[Job]:
             if not source.is_file():
                 raise ImageIOError(f"file not found: {source}")
         _check_output(job.output, every_input)
-    _check_collisions(jobs)
+    if args.images is None:
+        _check_collisions(jobs)
     return jobs
 
 
-def _read_inputs(job: Job, allow_damaged: bool) -> _Inputs:
+def read_inputs(job: Job, allow_damaged: bool) -> JobInputs:
     """Read and check everything a job needs, including that its output can hold the pixels, before any fill."""
     try:
         pixels, info = read_image(job.image, allow_damaged)
@@ -172,7 +246,7 @@ def _read_inputs(job: Job, allow_damaged: bool) -> _Inputs:
         raise DamagedFileError(f"{error}; --allow-damaged fills it from what can be read") from None
     check_mask_matches(pixels, mask.hole)
     check_output_path(job.output, pixels)
-    return _Inputs(pixels, info, mask.hole, info.notices + mask.notices)
+    return JobInputs(pixels, info, mask.hole, info.notices + mask.notices)
 
 
 def _write_stages(folder: Path, names: list[str], masks: list[np.ndarray], written: list[Path]) -> None:
@@ -186,14 +260,14 @@ def _write_stages(folder: Path, names: list[str], masks: list[np.ndarray], writt
         written.append(path)
 
 
-def _run_job(inpainter: Inpainter, job: Job, inputs: _Inputs, options: SaveOptions) -> None:
-    """Fill and write: the stage masks first, the photo last (atomically); a failure removes this job's stage
-    files, so a failed run leaves no output behind."""
-    for notice in inputs.notices:
-        log.warning("%s", notice)
-    result = inpainter.inpaint(inputs.pixels, inputs.hole)
-    for notice in result.notices:
-        log.warning("%s: %s", job.image.name, notice)
+def fill_job(inpainter: Inpainter, inputs: JobInputs) -> InpaintResult:
+    """Fill a job's holes; the result's notices say what the user should be told."""
+    return inpainter.inpaint(inputs.pixels, inputs.hole)
+
+
+def write_outputs(job: Job, inputs: JobInputs, result: InpaintResult, options: SaveOptions) -> list[str]:
+    """Write the stage masks first, the photo last (atomically); a failure removes this job's stage files, so a
+    failed job leaves no output behind. Returns every notice of the job (reading, filling, writing) as log lines."""
     written: list[Path] = []
     try:
         if job.stages is not None and result.stage_masks:
@@ -203,40 +277,46 @@ def _run_job(inpainter: Inpainter, job: Job, inputs: _Inputs, options: SaveOptio
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    for notice in notices:
-        log.warning("%s: %s", job.output.name, notice)
-    log.info("%s -> %s in %.2f s on %s; %s", job.image.name, job.output, result.seconds, result.device,
-             describe_fills(result.fills))
+    return [*inputs.notices, *(f"{job.image.name}: {notice}" for notice in result.notices),
+            *(f"{job.output.name}: {notice}" for notice in notices)]
+
+
+def describe_job(job: Job, result: InpaintResult) -> str:
+    return (f"{job.image.name} -> {job.output} in {result.seconds:.2f} s on {result.device}; "
+            f"{describe_fills(result.fills)}")
+
+
+def _run_job(inpainter: Inpainter, job: Job, inputs: JobInputs, options: SaveOptions) -> None:
+    result = fill_job(inpainter, inputs)
+    for notice in write_outputs(job, inputs, result, options):
+        log.warning("%s", notice)
+    log.info("%s", describe_job(job, result))
 
 
 def run(args: argparse.Namespace) -> int:
-    detail = None if args.detail is None else check_detail(args.detail)
+    settings = FillSettings.from_args(args)
     options = SaveOptions(args.jpeg_quality, args.webp_quality)
     jobs = _plan_jobs(args)
-    first = _read_inputs(jobs[0], args.allow_damaged) if len(jobs) == 1 else None
-    resolution = ResolutionConfig(strategy=args.strategy, detail_transfer=args.detail_transfer == "on")
-    inpainter = Inpainter(args.weights, device=args.device, resolution=resolution, cuda_graphs=args.cuda_graphs,
-                          precision=args.precision, detail=detail or 0.0, detail_weights=args.detail_weights)
-    if detail is None and DEFAULT_DETAIL:
-        if inpainter.detail_problem is None:
-            inpainter.set_detail(DEFAULT_DETAIL)
-        else:
-            log.info("filling in the faithful style: %s", inpainter.detail_problem)
-    log.info("model %s, detail %g, on %s", inpainter.model_name, inpainter.detail, inpainter.device_description)
+    if args.images is not None:
+        if not jobs:
+            log.warning("nothing to fill: every photo is done (--skip-existing) or in another shard")
+            return 0
+        args.output.mkdir(parents=True, exist_ok=True)
+    if args.ray is not None:
+        from .ray_batch import run_on_ray  # Ray is an optional extra: imported only when asked for
+
+        return run_on_ray(jobs, settings, options, args.allow_damaged, args.ray)
+    first = read_inputs(jobs[0], args.allow_damaged) if args.images is None else None
+    inpainter = open_inpainter(settings)
     if first is not None:
         _run_job(inpainter, jobs[0], first, options)
         return 0
     from tqdm import tqdm
 
-    args.output.mkdir(parents=True, exist_ok=True)
-    failures = 0
+    tally = BatchTally(len(jobs))
     for job in tqdm(jobs, desc="inpainting", unit="photo", file=sys.stderr):
         try:
-            _run_job(inpainter, job, _read_inputs(job, args.allow_damaged), options)
+            _run_job(inpainter, job, read_inputs(job, args.allow_damaged), options)
         except PConvError as error:  # one bad photo must not cost the others
-            failures += 1
-            print(f"pconv-studio: error: {job.image.name}: {error}", file=sys.stderr)
-    if failures:
-        print(f"pconv-studio: error: {failures} of {len(jobs)} photos failed", file=sys.stderr)
-        return 2
-    return 0
+            tally.fail(job.image.name, str(error))
+    return tally.exit_code()
