@@ -297,14 +297,16 @@ def run(args: argparse.Namespace) -> int:
     settings = FillSettings.from_args(args)
     options = SaveOptions(args.jpeg_quality, args.webp_quality)
     jobs = _plan_jobs(args)
+    if args.ray is not None:
+        from .ray_batch import import_ray, run_on_ray  # Ray is an optional extra: imported only when asked for
+
+        import_ray()  # its absence is an error before anything is made
     if args.images is not None:
         if not jobs:
             log.warning("nothing to fill: every photo is done (--skip-existing) or in another shard")
             return 0
         args.output.mkdir(parents=True, exist_ok=True)
     if args.ray is not None:
-        from .ray_batch import run_on_ray  # Ray is an optional extra: imported only when asked for
-
         return run_on_ray(jobs, settings, options, args.allow_damaged, args.ray)
     first = read_inputs(jobs[0], args.allow_damaged) if args.images is None else None
     inpainter = open_inpainter(settings)

@@ -79,7 +79,8 @@ def _write(job: Job, inputs: JobInputs, result: InpaintResult, options: SaveOpti
     return write_outputs(job, inputs, result, options), describe_job(job, result)
 
 
-def _import_ray() -> Any:
+def import_ray() -> Any:
+    """The `ray` module, or `InputError` saying how to install it."""
     try:
         import ray
     except ImportError:
@@ -92,7 +93,7 @@ def run_on_ray(jobs: list[Job], settings: FillSettings, options: SaveOptions, al
     """Fill `jobs` on the Ray cluster at `address` ("" = RAY_ADDRESS, a cluster running on this machine, else a
     new local one); a Ray already initialised in this process (a script, a test) is used as it is. Returns the
     exit code: 0, or 2 when any photo failed (each failure reported on stderr)."""
-    ray = _import_ray()
+    ray = import_ray()
     started = not ray.is_initialized()
     if started:
         try:
