@@ -1,4 +1,5 @@
-"""`pconv-studio train`: train or fine-tune the network on a folder of photos (docs/training.md).
+"""`pconv-studio train`: train or fine-tune the network on a folder of photos (docs/training.md); under
+`torchrun --nproc_per_node N -m pconv_studio train ...` one process of a distributed run (docs/scale.md).
 
 Every option defaults to `TrainConfig`'s value; with `--resume` the checkpoint's config is used instead and only the
 options given on the command line change it. The first Ctrl+C saves a checkpoint after the current step and exits
@@ -81,6 +82,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", dest="checkpoint_path", type=Path, metavar="PATH",
                         help="where to keep the checkpoint (default OUT/checkpoint.pt)")
     parser.add_argument("--resume", type=Path, metavar="CKPT", help="continue a run exactly from its checkpoint")
+    parser.add_argument("--sync-batchnorm", action="store_const", const=True,
+                        help="under torchrun on GPUs: batch norm with the statistics of the global batch "
+                        "(SyncBatchNorm), for small batches per GPU")
     parser.set_defaults(func=run)
 
 
@@ -164,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
             result = train(config, resume=args.resume, on_progress=display, should_stop=lambda: interrupt.requested)
     finally:
         display.close()
+    if not result.is_main:  # the other ranks of a torchrun run: rank 0 reports
+        return 130 if result.stop_reason == "cancelled" else 0
     print(f"stopped ({result.stop_reason}) at step {result.step}, {result.samples_seen} samples seen; "
           f"{result.samples_per_second:.1f} samples/s ({result.fast_path}) on {result.device}")
     print(f"weights: {result.weights_file}\ncheckpoint: {result.checkpoint_file}\nlog: {result.log_file}")

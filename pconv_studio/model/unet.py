@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm  # BatchNorm2d and SyncBatchNorm (distributed training)
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from .config import LayerSpec, UNetConfig, layer_specs
@@ -66,7 +67,7 @@ class _PConvLayer(nn.Module):
     def forward(self, x: torch.Tensor, mask: MaskGroups) -> tuple[torch.Tensor, torch.Tensor]:
         """x must be 0 in the hole; so is the output, except for the last layer (the prediction itself)."""
         y, new_mask = self.conv(x, mask, input_masked=True)
-        if isinstance(self.norm, nn.BatchNorm2d):
+        if isinstance(self.norm, _BatchNorm):
             # batch norm's shift would leak into the hole: zero it again (before the activation, which keeps 0 at 0;
             # in place, as batch norm's backward does not need its output)
             y = self.norm(y).mul_(new_mask.to(y.dtype))
@@ -75,7 +76,7 @@ class _PConvLayer(nn.Module):
     def fold_batch_norm(self) -> None:
         """Inference only: batch norm with frozen statistics is y -> s*y + t, so s goes into the weights and t
         becomes the convolution's bias, which the partial conv already adds in the valid region only."""
-        if not isinstance(self.norm, nn.BatchNorm2d):
+        if not isinstance(self.norm, _BatchNorm):
             return
         norm = self.norm
         self.conv.weight, self.conv.bias = fuse_conv_bn_weights(

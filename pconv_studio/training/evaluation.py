@@ -83,16 +83,19 @@ def list_photos(folder: Path) -> list[Path]:
 
 
 def load_photos(
-    folder: Path, transform: Callable[[np.ndarray], np.ndarray] | None = None, limit: int | None = None
+    folder: Path, transform: Callable[[np.ndarray], np.ndarray] | None = None, limit: int | None = None,
+    select: Callable[[list[Path]], list[Path]] | None = None,
 ) -> list[np.ndarray]:
-    """Decode the photos of a folder (the first `limit` by name) as RGB uint8, then `transform` them; on threads."""
+    """Decode the photos of a folder (the first `limit` by name; of those, the ones `select` keeps, e.g. a
+    training process's share) as RGB uint8, then `transform` them; on threads."""
 
     def one(path: Path) -> np.ndarray:
         pixels = as_rgb8(load_image(path))
         return transform(pixels) if transform is not None else pixels
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(one, list_photos(folder)[:limit]))
+        paths = list_photos(folder)[:limit]
+        return list(pool.map(one, select(paths) if select is not None else paths))
 
 
 def resize_short_side(pixels: np.ndarray, short_side: int) -> np.ndarray:

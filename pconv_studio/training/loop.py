@@ -9,6 +9,9 @@ device, and a checkpoint (step, generator state, model, optimizer) continues exa
 Schedule (paper): Adam at `learning_rate`, then the last `finetune_fraction` of the steps (or of the time budget,
 whichever comes first) at `finetune_learning_rate` with the encoder's batch norm frozen.
 
+Distributed (`training/distributed.py`): under torchrun every process trains on its share of the photos with its
+own seed, DDP averages the gradients, and rank 0 alone writes; without torchrun nothing here changes.
+
 Speed: channels_last on every device; bf16 autocast on CUDA and on CPUs with native bf16; on CUDA also fused
 Adam and cuDNN autotuning; torch.compile only on request. A probe step at the start tries the requested settings
 and falls back to plainer ones if it raises.
@@ -37,6 +40,7 @@ from .evaluation import (
     EvaluationConfig, build_methods, centre_crop, evaluate, format_markdown, load_evaluation_photos, load_photos,
     resize_short_side,
 )
+from .distributed import DistributedContext, join_process_group, leave_process_group, synchronise_batch_norm
 from .losses import LOSS_TERMS, InpaintingLoss, load_vgg16_features
 from .masks import augment_masks, build_mask_bank
 
@@ -79,6 +83,7 @@ class TrainConfig:
     vgg_weights: Path | None = None  # a local torchvision vgg16 state dict: adds the perceptual and style terms
     init_weights: Path | None = None  # start a fresh run from these weights (same architecture)
     checkpoint_path: Path | None = None  # default: out_dir / "checkpoint.pt"
+    sync_batchnorm: bool = False  # under torchrun on GPUs: batch-norm statistics of the global batch
 
     def __post_init__(self) -> None:
         for name in _PATH_FIELDS:
@@ -151,6 +156,7 @@ class TrainResult:
     checkpoint_file: Path
     log_file: Path
     validation: str | None  # Markdown table of the exported weights on the validation photos
+    is_main: bool = True  # False on the ranks other than 0 of a distributed run (they write and report nothing)
 
 
 @dataclass(frozen=True)
@@ -373,26 +379,44 @@ def train(
     """Train, saving checkpoint and weights along the way and at the end; then validate the exported weights.
 
     `resume` continues from a checkpoint (pass the config it was saved with, see `read_checkpoint_config`);
-    `should_stop` is polled before every step (e.g. set by Ctrl+C): the run then saves and returns.
+    `should_stop` is polled before every step (e.g. set by Ctrl+C): the run then saves and returns. Under
+    torchrun (WORLD_SIZE > 1 in the environment) this is one rank of a DistributedDataParallel run.
     """
+    context, joined = join_process_group(config.device)
+    try:
+        return _train(config, resume, on_progress, should_stop, context)
+    finally:
+        if joined:
+            leave_process_group()
+
+
+def _train(
+    config: TrainConfig,
+    resume: Path | None,
+    on_progress: Callable[[TrainProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    context: DistributedContext,
+) -> TrainResult:
     run_started = time.monotonic()
     deadline = run_started + config.time_budget_s if config.time_budget_s else None
-    device_choice = select_device(config.device)
+    device_choice = select_device(str(context.device()) if context.distributed else config.device)
     device = device_choice.device
     checkpoint = _read_checkpoint(resume) if resume is not None else None
 
     model, origin = _initial_model(config, resuming=checkpoint is not None)
-    photos = load_photos(config.train_dir, lambda pixels: _training_photo(pixels, config.short_side))
-    validation_photos = load_evaluation_photos(config.val_dir, config.crop_size) if config.val_dir else None
+    photos = load_photos(config.train_dir, lambda pixels: _training_photo(pixels, config.short_side),
+                         select=context.share)
+    validation_photos = load_evaluation_photos(config.val_dir, config.crop_size) \
+        if config.val_dir and context.is_main else None
     vgg = load_vgg16_features(config.vgg_weights) if config.vgg_weights is not None else None
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(context.rank_seed(config.seed))
     step, samples_seen, elapsed_before, finetune_from = 0, 0, 0.0, -1
     if checkpoint is not None:
         try:
             model.load_state_dict(checkpoint["model"])
         except RuntimeError as error:
             raise WeightsError(f"the checkpoint does not fit the architecture {model.config.name!r}") from error
-        generator.set_state(checkpoint["generator"])
+        generator.set_state(_generator_state(checkpoint, context))
         step, samples_seen = int(checkpoint["step"]), int(checkpoint["samples_seen"])
         elapsed_before, finetune_from = float(checkpoint["elapsed_s"]), int(checkpoint["finetune_from"])
         origin = f"resumed at step {step}"
@@ -400,10 +424,13 @@ def train(
 
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    if config.sync_batchnorm:
+        model = synchronise_batch_norm(model, context)
     model.to(device).train()
     criterion = InpaintingLoss(vgg.to(device) if vgg is not None else None)
     batches = PhotoBatches(
-        photos, build_mask_bank(config.mask_bank_size, config.crop_size, config.seed),
+        photos, build_mask_bank(-(-config.mask_bank_size // context.world_size), config.crop_size,
+                                context.rank_seed(config.seed)),
         config.crop_size, config.batch_size, device, generator,
     )
     try:
@@ -422,14 +449,21 @@ def train(
         scaler.load_state_dict(checkpoint["scaler"])
     if finetune_from >= 0:
         _enter_finetuning(model, optimizer, config.finetune_learning_rate)
-    _start_log(config.log_file, step if checkpoint is not None else None)
+    prepared_model, forward_model = forward_model, context.wrap(forward_model)
+    if context.is_main:
+        _start_log(config.log_file, step if checkpoint is not None else None)
 
     def save() -> None:
         elapsed = elapsed_before + time.monotonic() - run_started
+        context.broadcast_buffers(model)  # what the next step would start from: every rank holds rank 0's weights
+        generators = context.gather(generator.get_state())  # every rank's data order, for an exact resume
+        if not context.is_main:
+            return
         _atomic_torch_save({
             "format": _CHECKPOINT_FORMAT, "config": config.to_json(), "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "generator": generator.get_state(),
             "step": step, "samples_seen": samples_seen, "elapsed_s": elapsed, "finetune_from": finetune_from,
+            **({"world_size": context.world_size, "generators": generators} if context.distributed else {}),
         }, config.checkpoint_file)
         save_weights(model, config.weights_file, half=True, extra={
             "steps": str(step), "samples_seen": str(samples_seen), "device": device_choice.description,
@@ -448,24 +482,29 @@ def train(
     try:
         while step < config.steps:
             now = time.monotonic()
-            if should_stop is not None and should_stop():
+            cancelled, out_of_time, finetune_due = context.any_rank([  # clocks and signals: all ranks agree
+                should_stop is not None and should_stop(), deadline is not None and now >= deadline,
+                finetune_time is not None and now >= finetune_time], device)
+            if cancelled:
                 stop_reason = "cancelled"
                 break
-            if deadline is not None and now >= deadline:
+            if out_of_time:
                 stop_reason = "time budget"
                 break
-            if finetune_from < 0 and (step >= finetune_step or (finetune_time is not None and now >= finetune_time)):
+            if finetune_from < 0 and (step >= finetune_step or finetune_due):
                 finetune_from = step
                 _enter_finetuning(model, optimizer, config.finetune_learning_rate)
+                # DDP reduces the gradients of the parameters that required them when it was made: make it anew
+                forward_model = context.wrap(prepared_model)
                 log.info("step %d: fine-tuning at lr %g with the encoder's batch norm frozen", step,
                          config.finetune_learning_rate)
             images, valid = batches.next_batch(fast_path.channels_last)
             terms = train_step(forward_model, criterion, optimizer, scaler, images, valid, fast_path.autocast_dtype)
             step += 1
-            samples_seen += config.batch_size
-            window_samples += config.batch_size
+            samples_seen += config.batch_size * context.world_size
+            window_samples += config.batch_size * context.world_size
             if step % config.log_every == 0 or step == config.steps:
-                losses = {name: float(value) for name, value in terms.items()}  # syncs with the device
+                losses = {name: float(value) for name, value in context.mean(terms).items()}  # syncs
                 _check_finite(losses["total"], step)
                 now = time.monotonic()
                 rate = window_samples / max(now - window_start, 1e-9)
@@ -475,23 +514,26 @@ def train(
                     step, config.steps, samples_seen, losses, optimizer.param_groups[0]["lr"], rate,
                     elapsed_before + now - run_started, finetune_from >= 0,
                 )
-                with config.log_file.open("a", newline="") as handle:
-                    csv.writer(handle).writerow([
-                        step, samples_seen, *(f"{losses[name]:.6g}" for name in LOSS_TERMS),
-                        f"{progress.learning_rate:.3g}", f"{rate:.1f}", f"{progress.elapsed_s:.1f}",
-                        int(progress.finetuning),
-                    ])
-                if on_progress is not None:
-                    on_progress(progress)
-            if step % config.checkpoint_every == 0 or time.monotonic() - last_save >= config.save_every_s:
-                _check_finite(float(terms["total"]), step)  # never overwrite good weights with diverged ones
+                if context.is_main:
+                    with config.log_file.open("a", newline="") as handle:
+                        csv.writer(handle).writerow([
+                            step, samples_seen, *(f"{losses[name]:.6g}" for name in LOSS_TERMS),
+                            f"{progress.learning_rate:.3g}", f"{rate:.1f}", f"{progress.elapsed_s:.1f}",
+                            int(progress.finetuning),
+                        ])
+                    if on_progress is not None:
+                        on_progress(progress)
+            save_due = context.any_rank([time.monotonic() - last_save >= config.save_every_s], device)[0]
+            if step % config.checkpoint_every == 0 or save_due:
+                # never overwrite good weights with diverged ones (the loss of all ranks: they stop together)
+                _check_finite(float(context.mean({"total": terms["total"]})["total"]), step)
                 save()
                 last_save = time.monotonic()
     except torch.cuda.OutOfMemoryError as error:
         raise DeviceError(f"out of GPU memory at batch size {config.batch_size}: try a smaller --batch-size") from error
     finished = time.monotonic()
     if terms is not None:
-        _check_finite(float(terms["total"]), step)
+        _check_finite(float(context.mean({"total": terms["total"]})["total"]), step)
     save()
 
     if steady is not None and samples_seen > steady[1]:
@@ -499,12 +541,24 @@ def train(
     else:
         samples_per_second = window_samples / max(finished - window_start, 1e-9)
     validation = None
-    if validation_photos is not None and stop_reason != "cancelled":
+    if validation_photos is not None and stop_reason != "cancelled" and context.is_main:
         methods = build_methods(["model"], weights=config.weights_file, device=config.device, seed=config.seed)
         report = evaluate(validation_photos, methods, EvaluationConfig(size=config.crop_size, seed=config.seed))
         validation = format_markdown(report)
         config.validation_file.write_text(f"## Validation after {step} steps\n\n{validation}")
     return TrainResult(
         step, samples_seen, stop_reason, samples_per_second, fast_path.describe(), device_choice.description,
-        config.weights_file, config.checkpoint_file, config.log_file, validation,
+        config.weights_file, config.checkpoint_file, config.log_file, validation, context.is_main,
     )
+
+
+def _generator_state(checkpoint: dict, context: DistributedContext) -> torch.Tensor:
+    """This rank's data-order state from a checkpoint: its own where the checkpoint was written by as many ranks,
+    else (a different number of processes) a fresh order from this rank's seed, with a warning."""
+    written_by = int(checkpoint.get("world_size", 1))
+    if written_by == context.world_size:
+        return checkpoint["generators"][context.rank] if context.distributed else checkpoint["generator"]
+    log.warning("the checkpoint was written by %d training process(es), this run has %d: the data order starts "
+                "afresh (the weights, optimizer and step continue)", written_by, context.world_size)
+    seed = json.loads(checkpoint["config"])["seed"]
+    return torch.Generator().manual_seed(context.rank_seed(seed)).get_state()
