@@ -113,3 +113,13 @@ def test_batch_options_without_images_are_refused(capfd, tmp_path, tiny_weights,
     code, err = _run(capfd, "inpaint", images / "photo00.png", logo, "-o", tmp_path / "out.png", "--shard", "0/2",
                      "--skip-existing", "--weights", tiny_weights)
     assert code == 2 and "only with --images DIR (batch mode): --shard, --skip-existing" in err
+
+
+def test_photos_of_two_shards_that_would_write_one_file_are_refused_in_each(capfd, tmp_path, tiny_weights, batch):
+    images, logo, _, _ = batch
+    save_image(images / "photo00.jpg", gradient_image(36, 44))  # photo00.png and photo00.jpg: both photo00.png
+    for shard in ("0/2", "1/2"):
+        code, err = _run(capfd, "inpaint", "--images", images, "--mask", logo, "--output", tmp_path / "out",
+                         "--shard", shard, "--weights", tiny_weights)
+        assert code == 2 and "photo00.jpg and photo00.png would both be written to" in err, err
+    assert not (tmp_path / "out").exists()

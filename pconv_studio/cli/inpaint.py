@@ -176,7 +176,8 @@ def _check_collisions(jobs: list[Job]) -> None:
 
 def _batch_jobs(args: argparse.Namespace) -> list[Job]:
     """The jobs of `--images`: this shard's photos, each with its mask (by stem, or the one `--mask`), less those
-    already done under `--skip-existing`."""
+    already done under `--skip-existing`. Masks and output names are checked for the whole folder, so every shard
+    of a job array refuses a bad folder alike."""
     if args.image is not None or args.mask is not None:
         raise InputError("give either IMAGE MASK or --images/--masks, not both")
     if (args.masks is None) == (args.one_mask is None) or args.output is None:
@@ -185,8 +186,6 @@ def _batch_jobs(args: argparse.Namespace) -> list[Job]:
     images = image_files(args.images)
     if not images:
         raise InputError(f"no images in {args.images} (looked for {', '.join(SUPPORTED_SUFFIXES)})")
-    if args.shard is not None:
-        images = [image for image in images if args.shard.holds(image)]
     if args.masks is not None:
         masks = _masks_by_stem(args.masks)
         unmatched = [p.name for p in images if p.stem not in masks]
@@ -202,12 +201,16 @@ def _batch_jobs(args: argparse.Namespace) -> list[Job]:
             args.stages / image.stem if args.stages else None)
         for image in images
     ]
-    _check_collisions(jobs)  # before skipping: two photos writing one file is wrong whichever was done first
+    # the whole folder, before sharding and skipping: shot.jpg and shot.png may fall in two shards, or one of them
+    # be done already, and would still write one file
+    _check_collisions(jobs)
+    if args.shard is not None:
+        jobs = [job for job in jobs if args.shard.holds(job.image)]
     if args.skip_existing:
-        done = [job for job in jobs if job.output.is_file()]
-        if done:
-            log.info("skipping %d photo(s) whose output exists", len(done))
-        jobs = [job for job in jobs if not job.output.is_file()]
+        left = [job for job in jobs if not job.output.is_file()]
+        if len(left) < len(jobs):
+            log.info("skipping %d photo(s) whose output exists", len(jobs) - len(left))
+        jobs = left
     return jobs
 
 
