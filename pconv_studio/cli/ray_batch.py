@@ -1,11 +1,12 @@
 """`inpaint --images ... --ray [ADDRESS]`: a batch on a Ray cluster (the optional extra `pconv-studio[ray]`).
 
 The model is loaded once per actor (`FillWorker`): one actor per GPU of the cluster, each holding one GPU and one
-CPU, or, on a cluster without GPUs (or with `--device cpu`), one per CPU slot, each holding that slot (torch then
+CPU (with `--device auto` or `cuda`), or, on a cluster without GPUs (or with `--device cpu`), one per CPU slot, each holding that slot (torch then
 runs one thread per actor, as Ray sets OMP_NUM_THREADS to the actor's CPUs). Reading and writing the files run in
 tasks on the node of the actor that fills them, so pixels never cross the network; they ask Ray for no CPU of
 their own and are bounded instead by the driver, which keeps `depth` photos in flight per actor (2, plus the
-node's CPU slots that no actor holds, shared out among its actors, so GPU actors get enough decoders to stay busy).
+cluster's CPU slots that no actor holds, shared out among the actors, so GPU actors get enough decoders to stay
+busy).
 
 Each job is the same three steps as the sequential run (`read_inputs`, `fill_job`, `write_outputs` of
 `cli.inpaint`), with the same settings, so outputs are the same files. A file that fails (unreadable, damaged, a
@@ -113,10 +114,12 @@ def _run(ray: Any, jobs: list[Job], settings: FillSettings, options: SaveOptions
 
     resources = ray.cluster_resources()
     cpus = int(resources.get("CPU", 0))
-    gpus = int(resources.get("GPU", 0)) if settings.device != "cpu" else 0
+    gpus = int(resources.get("GPU", 0)) if settings.device == "auto" or settings.device.startswith("cuda") else 0
     count = min(len(jobs), gpus or max(cpus, 1))
     actor_options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
     depth = 2 + max(cpus - count, 0) // count if gpus else 2
+    if gpus:  # Ray shows each GPU actor only the GPU it was given, as cuda:0
+        settings = replace(settings, device="cuda")
     actors = [ray.remote(FillWorker).options(max_restarts=3, **actor_options).remote(settings) for _ in range(count)]
     nodes = ray.get([actor.node.remote() for actor in actors])  # also waits for every model to be loaded
     log.info("%d Ray workers on %s, %d photos in flight each", count, "GPUs" if gpus else "CPU slots", depth)
