@@ -80,7 +80,7 @@ class DistributedContext:
         if not self.distributed:
             return values
         names = list(values)
-        stacked = torch.stack([values[name].float() for name in names])
+        stacked = torch.stack([values[name].float().to(self.device()) for name in names])  # NCCL: on the GPU
         torch.distributed.all_reduce(stacked, op=torch.distributed.ReduceOp.SUM)
         return dict(zip(names, stacked / self.world_size))
 
