@@ -9,10 +9,11 @@ the places that look like it; the residuals of those places, weighted by the sco
     R_hole(i) = sum_j softmax_j(-|d_i - d_j|^2 / tau_i) R(j)        over the k most similar known patches j
 
 Here d are descriptors of the coarse fill (the patch resized to 8 x 8 RGB), patches are 2B x 2B blocks on a
-grid of stride B (B = `cell` network pixels in photo pixels). Residuals are texture, uncorrelated from one source
-to the next, so they are mixed at constant power, not constant amplitude: the k sources' weights are divided by
-sqrt(sum w^2), and neighbouring blocks are blended with a sine window whose shifted copies' squares sum to 1. A
-constant-amplitude blend would dim the texture where blocks overlap and print the grid on the fill. Only blocks
+grid of stride B (B = `cell` pixels at the residual's scale, in photo pixels). Residuals are texture, so they are
+mixed at constant power, not constant amplitude: the weighted sum of a block's k sources is rescaled to carry
+their weighted mean power (uncorrelated sources would cancel to 1/sqrt(k), aligned ones add up), and neighbouring
+blocks are blended with a sine window whose shifted copies' squares sum to 1. A constant-amplitude blend dims the
+texture where blocks overlap and prints the grid on the fill. Only blocks
 whose whole footprint (grown by the resize filters' support) is known serve as sources, so nothing of what is
 being removed comes back.
 
@@ -111,6 +112,7 @@ def transfer_detail(
     if len(sources) == 0 or len(targets) == 0:
         return np.zeros((height, width, channels), np.float32)
     out = np.zeros((height + 3 * block, width + 3 * block, channels), np.float32)
+    expected = np.zeros(out.shape[:2], np.float32)  # the power each pixel should carry (per channel)
     descriptors = _descriptors(coarse_small.reshape(small_height, small_width, channels), scale, block, rows, cols)
     source_descriptors = descriptors[sources[:, 0], sources[:, 1]]
     weights_2d = np.outer(_window(block), _window(block)).astype(np.float32)[..., None]
@@ -127,13 +129,26 @@ def transfer_detail(
         nearest, chosen = np.take_along_axis(nearest, order, axis=1), np.take_along_axis(chosen, order, axis=1)
         temperature = np.maximum(chosen.mean(axis=1, keepdims=True), 1e-6)
         scores = np.exp(-(chosen - chosen[:, :1]) / temperature)
-        scores /= np.sqrt((scores**2).sum(axis=1, keepdims=True))  # constant power: see the module docstring
+        scores /= scores.sum(axis=1, keepdims=True)
         for (row, col), picks, weights in zip(chunk, nearest, scores):
             aggregated = np.zeros((2 * block, 2 * block, channels), np.float32)
+            power = 0.0  # the power the block should carry: the sources' own, weighted
             for pick, weight in zip(picks, weights):
                 top, left = sources[pick] * block
-                aggregated += weight * residual[top:top + 2 * block, left:left + 2 * block]
+                patch = residual[top:top + 2 * block, left:left + 2 * block]
+                aggregated += weight * patch
+                power += weight * float(np.mean(np.square(patch, dtype=np.float32)))
+            mixed = float(np.mean(np.square(aggregated)))
+            if mixed > 0:  # constant power: see the module docstring
+                aggregated *= np.float32(np.sqrt(power / mixed))
             out[row * block:row * block + 2 * block, col * block:col * block + 2 * block] += weights_2d * aggregated
+            expected[row * block:row * block + 2 * block, col * block:col * block + 2 * block] += \
+                weights_2d[..., 0] ** 2 * np.float32(power)
+    # blocks whose sources happen to line up (a periodic texture) add up where they overlap: bring the local power,
+    # averaged over a block, back to what the sources carry
+    actual = cv2.blur(np.square(out).mean(axis=2), (block, block))
+    wanted = cv2.blur(expected, (block, block))
+    out *= np.sqrt(wanted / np.maximum(actual, 1e-12))[..., None].astype(np.float32)
     detail = out[pad:pad + height, pad:pad + width] * np.float32(config.strength)
     detail[~where] = 0
     return detail
