@@ -147,7 +147,7 @@ def transfer_detail(
     # blocks whose sources happen to line up (a periodic texture) add up where they overlap: bring the local power,
     # averaged over a block, back to what the sources carry
     actual = cv2.blur(np.square(out).mean(axis=2), (block, block))
-    wanted = cv2.blur(expected, (block, block))
+    wanted = np.maximum(cv2.blur(expected, (block, block)), 0)  # a box filter's running sums can dip below 0
     out *= np.sqrt(wanted / np.maximum(actual, 1e-12))[..., None].astype(np.float32)
     detail = out[pad:pad + height, pad:pad + width] * np.float32(config.strength)
     detail[~where] = 0
