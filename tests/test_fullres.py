@@ -4,8 +4,10 @@ in closed form, the table and CSV against those rows, the crop figure, the peak-
 from __future__ import annotations
 
 import csv
+import io
 import math
 import sys
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -13,9 +15,10 @@ import pytest
 
 from pconv_studio.cli.main import main
 from pconv_studio.engine.imageio import load_image, save_image
+from pconv_studio.errors import InputError
 from pconv_studio.training.fullres import (
     Fill, FullResolutionConfig, FullResolutionReport, PhotoScore, evaluate_full_resolution, format_fullres_markdown,
-    format_targets,
+    format_targets, read_scores,
 )
 from pconv_studio.training.fullres_figure import CropFigure, edge_window
 from pconv_studio.training.peak_memory import PeakMemory
@@ -139,18 +142,35 @@ def test_targets_for_objects_need_half_the_texture_distance_and_at_most_0_2_db_l
     assert format_targets(FullResolutionReport(("objects",), ("model",), ())) == ""
 
 
-def test_the_csv_has_a_row_per_photo_kind_and_method(photo_paths, tmp_path):
+def test_the_csv_has_a_row_per_photo_kind_and_method_and_reads_back(photo_paths):
     report = evaluate_full_resolution(photo_paths, {"shifted": _shifted}, FullResolutionConfig(kinds=("wires",)))
-    path = tmp_path / "scores.csv"
-    path.write_text("\n".join(report.csv_lines()) + "\n")
-    with path.open() as stream:
-        table = list(csv.DictReader(stream))
+    table = list(csv.DictReader(io.StringIO(report.to_csv())))
     assert [(r["photo"], r["kind"], r["method"]) for r in table] == [("photo0", "wires", "shifted"),
                                                                     ("photo1", "wires", "shifted")]
     for line, row in zip(table, report.rows):
-        assert float(line["psnr"]) == pytest.approx(row.psnr, rel=1e-5)
+        assert float(line["psnr"]) == pytest.approx(row.psnr, rel=1e-8)
         assert (int(line["height"]), int(line["width"])) == (row.height, row.width)
         assert line["paths"] == "hand-made at 1.00"
+    assert read_scores(report.to_csv()) == [replace(row, **{name: float(f"{getattr(row, name):.9g}") for name in
+                                            ("hole_fraction", "psnr", "ssim", "hole_l1", "texture", "gradient", "seam",
+                                             "seconds", "peak_mb")}) for row in report.rows]
+    with pytest.raises(InputError, match="not a full-resolution scores file"):
+        read_scores("photo,kind\np,wires\n")
+
+
+def test_earlier_scores_are_reused_only_for_the_same_photos_and_holes():
+    earlier = [_row("telea", "wires", "p0", 30.0, 0.5), _row("telea", "wires", "p1", 28.0, 0.5),
+               _row("model", "wires", "p0", 1.0, 1.0), _row("model", "wires", "p1", 1.0, 1.0)]
+    now = FullResolutionReport(("wires",), ("model",), (_row("model", "wires", "p0", 31.0, 0.2),
+                                                         _row("model", "wires", "p1", 33.0, 0.2)))
+    combined = now.reusing(earlier)
+    assert combined.methods == ("model", "telea")
+    assert combined.mean("wires", "model", "psnr") == 32.0  # this run's model rows, not the earlier ones
+    assert combined.mean("wires", "telea", "psnr") == 29.0
+    with pytest.raises(InputError, match="other photos"):
+        now.reusing(earlier[:1])
+    with pytest.raises(InputError, match="other holes"):
+        now.reusing([earlier[0], replace(earlier[1], hole_fraction=0.07)])
 
 
 def test_the_crop_window_straddles_the_hole_edge_where_the_photo_has_detail():
@@ -222,11 +242,29 @@ def test_cli_writes_the_table_the_csv_and_the_figure(figure_photos, tmp_path, ca
     figure = load_image(out / "resolution_crops.png")
     assert figure.shape == (18 + 2 * (18 + 160) + 4, 4 + 2 * (160 + 4), 3)  # photo1's two kinds: truth, telea
 
+    again = tmp_path / "again"  # navier-stokes again, telea's scores taken over from the first run
+    code = main(["evaluate", "--full-resolution", str(figure_photos), "--methods", "navier-stokes",
+                 "--reuse", str(out / "resolution.csv"), "--no-chart", "--out", str(again)])
+    assert code == 0, capsys.readouterr().err
+    first, second = (read_scores((folder / "resolution.csv").read_text()) for folder in (out, again))
+    assert [row.method for row in second] == ["navier-stokes"] * 4 + ["telea"] * 4
+    assert [row for row in second if row.method == "telea"] == [row for row in first if row.method == "telea"]
+    metrics = ("photo", "kind", "psnr", "ssim", "hole_l1", "texture", "gradient", "seam")
+    assert [[getattr(row, name) for name in metrics] for row in second if row.method == "navier-stokes"] == \
+        [[getattr(row, name) for name in metrics] for row in first if row.method == "navier-stokes"]
+    assert "| telea |" in (again / "resolution.md").read_text()
+    assert not (again / "resolution_crops.png").exists()
+
 
 def test_cli_full_resolution_errors_are_one_line_and_exit_code_2(figure_photos, tmp_path, capsys):
     out = str(tmp_path / "o")
     assert main(["evaluate", str(figure_photos), "--kinds", "wires", "--out", out]) == 2
     assert "--kinds need --full-resolution" in _one_error_line(capsys)
+    assert main(["evaluate", str(figure_photos), "--reuse", str(tmp_path / "x.csv"), "--out", out]) == 2
+    assert "--reuse need --full-resolution" in _one_error_line(capsys)
+    assert main(["evaluate", "--full-resolution", str(figure_photos), "--reuse", str(tmp_path / "x.csv"),
+                 "--out", out]) == 2
+    assert "cannot read" in _one_error_line(capsys)
     assert main(["evaluate", "--full-resolution", str(figure_photos), "--size", "64", "--out", out]) == 2
     assert "--size does not apply" in _one_error_line(capsys)
     assert main(["evaluate", "--full-resolution", str(figure_photos), "--kinds", "wires,dust", "--out", out]) == 2

@@ -22,7 +22,7 @@ from ..errors import ImageIOError, InputError
 from ..training.evaluation import CLASSICAL_METHODS, list_photos
 from ..training.fullres import (
     FULLRES_METHODS, MODEL_STRATEGIES, FullResolutionConfig, build_fill_methods, evaluate_full_resolution,
-    format_fullres_markdown, format_targets,
+    format_fullres_markdown, format_targets, read_scores,
 )
 from ..training.fullres_figure import CropFigure
 from ..training.masks import RETOUCH_MASK_KINDS
@@ -45,11 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--figure-photos",
                        help="comma-separated photo names (stems) for the crop figure (default: the first "
                        f"{_DEFAULT_FIGURE_PHOTOS})")
+    group.add_argument("--reuse", type=Path, metavar="CSV",
+                       help="take the scores of methods not given to --methods from an earlier run's resolution.csv "
+                       "(same photos, kinds and seed), so methods can be added without refilling the others")
 
 
 def refuse_options(args: argparse.Namespace) -> None:
     """The full-resolution options without --full-resolution are a mistake, not something to ignore."""
-    given = [name for name, value in (("--kinds", args.kinds), ("--figure-photos", args.figure_photos)) if value]
+    options = (("--kinds", args.kinds), ("--figure-photos", args.figure_photos), ("--reuse", args.reuse))
+    given = [name for name, value in options if value]
     if given:
         raise InputError(f"{', '.join(given)} need --full-resolution")
 
@@ -85,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     stems = [path.stem for path in photos]
     figure_photos = _names(args.figure_photos, tuple(stems[:_DEFAULT_FIGURE_PHOTOS]), tuple(stems), "photo")
     try:
+        earlier = [] if args.reuse is None else read_scores(args.reuse.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ImageIOError(f"cannot read {args.reuse}: {error.strerror or error}") from error
+    try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ImageIOError(f"cannot create {args.out}: {error.strerror or error}") from error
@@ -103,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(photos) * len(kinds) * len(methods), unit="fill", disable=not sys.stderr.isatty()) as bar:
         report = evaluate_full_resolution(photos, methods, config, progress=lambda done, _: bar.update(done - bar.n),
                                           keep=None if figure is None else keep)
+    report = report.reusing(earlier)
 
     table = format_fullres_markdown(report)
     targets = format_targets(report)
@@ -110,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     written = [args.out / "resolution.md", args.out / "resolution.csv"]
     _write_text(written[0], f"## Full-resolution evaluation on {args.photos}\n\n{table}"
                 + (f"\n### Targets\n\n{targets}\n" if targets else ""))
-    _write_text(written[1], "\n".join(report.csv_lines()) + "\n")
+    _write_text(written[1], report.to_csv())
     if figure is not None:
         written.append(args.out / "resolution_crops.png")
         save_image(written[-1], figure.render())

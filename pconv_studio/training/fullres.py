@@ -23,7 +23,10 @@ Photos are decoded one at a time, so memory holds one photo and its fills.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
+import math
 import time
 from collections import Counter
 from dataclasses import astuple, dataclass, fields, replace
@@ -35,7 +38,7 @@ import numpy as np
 from ..engine.imageio import load_image
 from ..engine.inpainter import Inpainter, ResolutionConfig
 from ..errors import InputError
-from .evaluation import as_rgb8, classical_method
+from .evaluation import CLASSICAL_METHODS, as_rgb8, classical_method
 from .masks import RETOUCH_MASK_KINDS, mask_rng, retouch_mask
 from .metrics import gradient_energy_ratio, hole_l1, psnr, seam_offset, ssim, texture_distance
 from .peak_memory import PeakMemory
@@ -43,7 +46,7 @@ from .peak_memory import PeakMemory
 __all__ = [
     "Fill", "FillMethod", "FULLRES_METHODS", "MODEL_STRATEGIES", "FullResolutionConfig", "PhotoScore",
     "FullResolutionReport", "fullres_mask", "build_fill_methods", "score_fill",
-    "evaluate_full_resolution", "format_fullres_markdown", "format_targets",
+    "evaluate_full_resolution", "format_fullres_markdown", "format_targets", "read_scores",
 ]
 
 log = logging.getLogger(__name__)
@@ -126,14 +129,49 @@ class FullResolutionReport:
             counts.update(path for path in row.paths.split("; ") if path)
         return counts
 
-    def csv_lines(self) -> list[str]:
-        """Header and one line per row; floats with enough digits to recompute the means."""
-        names = [field.name for field in fields(PhotoScore)]
-        lines = [",".join(names)]
+    def to_csv(self) -> str:
+        """A header and one line per row (floats to 9 significant digits); `read_scores` reads it back."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(field.name for field in fields(PhotoScore))
         for row in self.rows:
-            cells = [f"{value:.6g}" if isinstance(value, float) else str(value) for value in astuple(row)]
-            lines.append(",".join(f'"{cell}"' if "," in cell else cell for cell in cells))
-        return lines
+            writer.writerow(f"{value:.9g}" if isinstance(value, float) else value for value in astuple(row))
+        return buffer.getvalue()
+
+    def reusing(self, earlier: Sequence[PhotoScore]) -> "FullResolutionReport":
+        """This report plus the rows of `earlier` (e.g. `read_scores` of an earlier run's CSV) for methods this
+        run did not fill, so a slow evaluation can add methods without refilling the others. Every method taken
+        over must cover exactly this run's photos and kinds, with the same sizes and hole fractions (the masks
+        are seeded, so the same seed gives the same holes); otherwise `InputError`."""
+        holes = {(row.photo, row.kind): (row.height, row.width, row.hole_fraction) for row in self.rows}
+        taken = [row for row in earlier if row.method not in self.methods]
+        for method in dict.fromkeys(row.method for row in taken):
+            rows = {(row.photo, row.kind): (row.height, row.width, row.hole_fraction)
+                    for row in taken if row.method == method}
+            if set(rows) != set(holes):
+                raise InputError(f"the earlier scores of {method} cover other photos or mask kinds than this run")
+            if any(rows[key][:2] != holes[key][:2] or not math.isclose(rows[key][2], holes[key][2], rel_tol=1e-6)
+                   for key in holes):
+                raise InputError(f"the earlier scores of {method} were made with other holes (another seed?)")
+        methods = sorted(dict.fromkeys([*self.methods, *(row.method for row in taken)]), key=_method_order)
+        return FullResolutionReport(self.kinds, tuple(methods), self.rows + tuple(taken))
+
+
+def _method_order(name: str) -> int:
+    """Tables list the model's strategies first, then the classical methods, each in their own order."""
+    order = (*MODEL_STRATEGIES, *CLASSICAL_METHODS)
+    return order.index(name) if name in order else len(order)
+
+
+def read_scores(text: str) -> list[PhotoScore]:
+    """The rows of a CSV written by `FullResolutionReport.to_csv`; a malformed file is an `InputError`."""
+    types = {"str": str, "int": int, "float": float}
+    kinds = {field.name: types[str(field.type)] for field in fields(PhotoScore)}
+    try:
+        return [PhotoScore(**{name: kinds[name](line[name]) for name in kinds})
+                for line in csv.DictReader(io.StringIO(text))]
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"not a full-resolution scores file ({error})") from error
 
 
 def fullres_mask(kind: str, index: int, height: int, width: int, seed: int) -> np.ndarray:
