@@ -176,6 +176,20 @@ def classical_method(name: str, seed: int = 0) -> Method:
     raise InputError(f"unknown method {name!r}: choose from model, {', '.join(CLASSICAL_METHODS)}")
 
 
+def _model_method(inpainter: Inpainter) -> Method:
+    """The engine as a method. A hole the network cannot close is refused by the engine (`InputError`); it is
+    scored as a fill with the known pixels' mean colour, with a warning, so one refusal does not end a run."""
+
+    def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        try:
+            return inpainter.inpaint(image, hole).pixels
+        except InputError as error:
+            log.warning("the model refused a %.0f%% hole (%s): scored as a mean-colour fill", 100 * hole.mean(), error)
+            return np.where(hole[..., None], image[~hole].mean(axis=0).round().astype(image.dtype), image)
+
+    return fill
+
+
 def build_methods(
     names: Sequence[str], weights: Path | None = None, device: str = "auto", seed: int = 0
 ) -> dict[str, Method]:
@@ -183,8 +197,7 @@ def build_methods(
     methods: dict[str, Method] = {}
     for name in names:
         if name == "model":
-            inpainter = Inpainter(weights, device=device)
-            methods[name] = lambda image, hole, inpainter=inpainter: inpainter.inpaint(image, hole).pixels
+            methods[name] = _model_method(Inpainter(weights, device=device))
         else:
             methods[name] = classical_method(name, seed)
     return methods

@@ -38,10 +38,10 @@ def check_screenshot(path: Path) -> np.ndarray:
     return shot
 
 
-def test_demo_run_screenshot_quit_offscreen(tmp_path: Path, tiny_weights: Path):
+def test_demo_run_screenshot_quit_offscreen(tmp_path: Path):
+    """The shipped model: an untrained tiny network cannot close the demo's hole, and the engine refuses it."""
     shot = tmp_path / "shot.png"
-    result = run_app(["--demo", "--run", "--screenshot", str(shot), "--quit", "--weights", str(tiny_weights)],
-                     tmp_path)
+    result = run_app(["--demo", "--run", "--screenshot", str(shot), "--quit"], tmp_path)
     assert result.returncode == 0, result.stderr
     check_screenshot(shot)
     assert not (tmp_path / "config").exists()  # a scripted run leaves the user's settings alone
@@ -65,9 +65,8 @@ def test_scripted_run_of_a_corrupt_photo_fails(tmp_path: Path, tiny_weights: Pat
 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
-def test_demo_run_screenshot_quit_under_xvfb(tmp_path: Path, tiny_weights: Path):
+def test_demo_run_screenshot_quit_under_xvfb(tmp_path: Path):
     shot = tmp_path / "shot.png"
-    result = run_app(["--demo", "--run", "--screenshot", str(shot), "--quit", "--weights", str(tiny_weights)],
-                     tmp_path, prefix=["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"], platform="xcb")
+    result = run_app(["--demo", "--run", "--screenshot", str(shot), "--quit"], tmp_path, prefix=["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"], platform="xcb")
     assert result.returncode == 0, result.stderr
     check_screenshot(shot)
