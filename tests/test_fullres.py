@@ -17,8 +17,8 @@ from pconv_studio.cli.main import main
 from pconv_studio.engine.imageio import load_image, save_image
 from pconv_studio.errors import InputError
 from pconv_studio.training.fullres import (
-    Fill, FullResolutionConfig, FullResolutionReport, PhotoScore, evaluate_full_resolution, format_fullres_markdown,
-    format_targets, read_scores,
+    Fill, FullResolutionConfig, FullResolutionReport, PhotoScore, build_fill_methods, evaluate_full_resolution,
+    format_fullres_markdown, format_targets, fullres_mask, read_scores,
 )
 from pconv_studio.training.fullres_figure import CropFigure, edge_window
 from pconv_studio.training.peak_memory import PeakMemory
@@ -279,3 +279,18 @@ def test_cli_full_resolution_errors_are_one_line_and_exit_code_2(figure_photos, 
     assert main(["evaluate", "--full-resolution", str(figure_photos), "--methods", "telea",
                  "--out", str(blocker / "sub")]) == 2
     assert "cannot create" in _one_error_line(capsys)
+
+
+def test_model_strategies_report_the_path_each_hole_group_took(tmp_path, tiny_weights):
+    path = tmp_path / "wide.png"
+    save_image(path, _texture(200, 1400, 4))  # a wire across it needs a crop wider than the 512 px working size
+    columns = np.nonzero(fullres_mask("wires", 0, 200, 1400, seed=7).any(axis=0))[0]
+    assert columns.max() - columns.min() > 512  # seed 7's wire runs lengthwise (a precondition, not the test)
+    methods = build_fill_methods(["scaled", "model", "telea"], weights=tiny_weights, device="cpu")
+    report = evaluate_full_resolution([path], methods, FullResolutionConfig(kinds=("wires",), seed=7))
+    scaled, model, telea = report.rows
+    scaled_paths, model_paths = scaled.paths.split("; "), model.paths.split("; ")
+    assert all(p.startswith("scaled at 0.") for p in scaled_paths), scaled.paths  # scaled down to the working size
+    assert len(model_paths) == len(scaled_paths)  # the same hole groups, by another path
+    assert all(p.split(" at ")[0] in ("full resolution", "tiled", "two scales") for p in model_paths), model.paths
+    assert telea.paths == ""

@@ -12,12 +12,11 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine.imageio import save_image
+from ..engine.imageio import save_image, write_atomically
 from ..errors import ImageIOError, InputError
 from ..training.evaluation import CLASSICAL_METHODS, list_photos
 from ..training.fullres import (
@@ -68,18 +67,6 @@ def _names(text: str | None, default: tuple[str, ...], allowed: tuple[str, ...],
     return names
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically: a temporary file in the same folder, then rename."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     if args.size is not None:
         raise InputError("--size does not apply with --full-resolution: photos are used at their own size")
@@ -117,9 +104,10 @@ def run(args: argparse.Namespace) -> int:
     targets = format_targets(report)
     print(table + (f"\nTargets (model against scaled):\n{targets}\n" if targets else ""))
     written = [args.out / "resolution.md", args.out / "resolution.csv"]
-    _write_text(written[0], f"## Full-resolution evaluation on {args.photos}\n\n{table}"
-                + (f"\n### Targets\n\n{targets}\n" if targets else ""))
-    _write_text(written[1], report.to_csv())
+    markdown = f"## Full-resolution evaluation on {args.photos}\n\n{table}" + (
+        f"\n### Targets\n\n{targets}\n" if targets else "")
+    write_atomically(written[0], markdown.encode())
+    write_atomically(written[1], report.to_csv().encode())
     if figure is not None:
         written.append(args.out / "resolution_crops.png")
         save_image(written[-1], figure.render())

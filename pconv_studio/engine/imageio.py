@@ -20,7 +20,7 @@ from ..errors import ImageIOError, InputError
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "check_mask_matches", "eight_bit", "image_files", "load_image", "load_mask", "save_image",
-    "save_mask",
+    "save_mask", "write_atomically",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,9 +131,16 @@ def _current_umask() -> int:
 
 
 def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Encode by the suffix and write atomically (temporary file in the same folder, then rename)."""
+    """Encode by the suffix and write atomically (`write_atomically`)."""
     path = Path(path)
-    encoded = _encode(path, pixels, jpeg_quality)
+    write_atomically(path, _encode(path, pixels, jpeg_quality).tobytes())
+
+
+def write_atomically(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temporary file in the same folder, then rename it to `path`: a reader sees the old file
+    or the whole new one, never a part. The file gets the usual mode (0666 less the umask); errors are
+    `ImageIOError`."""
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ImageIOError(f"cannot write {path}: folder {folder} does not exist")
@@ -143,8 +150,8 @@ def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> 
         raise ImageIOError(f"cannot write in {folder}: {error.strerror or error}") from error
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded.tobytes())
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; a saved photo gets the usual mode
+            stream.write(data)
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)

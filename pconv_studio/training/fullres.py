@@ -16,7 +16,8 @@ scored against the photo over the hole's pixels only:
   within 10 px inside the hole's edge (a dark band inside the edge reads negative);
 - seconds: the fill alone, wall clock; peak MB: the process's resident memory during the fill above what it held
   before (`PeakMemory`: the kernel's RSS high-water mark, reset before each fill);
-- paths: for the model, how the engine filled each hole group (`InpaintResult.fills`).
+- paths: for the model, how the engine filled each hole group (`InpaintResult.fills`), or "refused" where the
+  engine refused the hole (then scored as `evaluation.refused_fill`, the known pixels' mean colour).
 
 Photos are decoded one at a time, so memory holds one photo and its fills.
 """
@@ -36,9 +37,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..engine.imageio import load_image
-from ..engine.inpainter import Inpainter, ResolutionConfig
+from ..engine.inpainter import GroupFill, Inpainter, ResolutionConfig
 from ..errors import InputError
-from .evaluation import CLASSICAL_METHODS, as_rgb8, classical_method
+from .evaluation import CLASSICAL_METHODS, as_rgb8, classical_method, refused_fill
 from .masks import RETOUCH_MASK_KINDS, mask_rng, retouch_mask
 from .metrics import gradient_energy_ratio, hole_l1, psnr, seam_offset, ssim, texture_distance
 from .peak_memory import PeakMemory
@@ -179,8 +180,8 @@ def fullres_mask(kind: str, index: int, height: int, width: int, seed: int) -> n
     return retouch_mask(kind, height, width, mask_rng(seed, RETOUCH_MASK_KINDS.index(kind), index))
 
 
-def _describe_fills(fills: Sequence[object]) -> tuple[str, ...]:
-    """'tiled at 1.00' per hole group, from the engine's `InpaintResult.fills` (`.path`, `.scale`)."""
+def _describe_fills(fills: Sequence[GroupFill]) -> tuple[str, ...]:
+    """'tiled at 1.00' per hole group (the engine's crop of a group of holes), from `InpaintResult.fills`."""
     return tuple(f"{fill.path} at {fill.scale:.2f}" for fill in fills)
 
 
@@ -188,7 +189,10 @@ def _model_method(weights: Path | None, device: str, options: Mapping[str, objec
     inpainter = Inpainter(weights, device=device, resolution=replace(ResolutionConfig(), **options))
 
     def fill(image: np.ndarray, hole: np.ndarray) -> Fill:
-        result = inpainter.inpaint(image, hole)
+        try:
+            result = inpainter.inpaint(image, hole)
+        except InputError as error:
+            return Fill(refused_fill(image, hole, error), ("refused",))
         return Fill(result.pixels, _describe_fills(result.fills))
 
     return fill
