@@ -123,10 +123,10 @@ def test_the_table_holds_the_means_over_the_photos_and_counts_the_paths():
     assert report.mean("wires", "scaled", "seam") == -1.0 and report.mean("wires", "scaled", "seam", True) == 2.0
     table = format_fullres_markdown(report)
     assert "### wires (2 photos, holes 5.0% of the photo on average)" in table
-    assert "| scaled | 31.00 | 0.9000 | 2.00 | 0.600 | 0.80 | -1.00 | 2.00 | 1.00 | 100 | scaled at 0.20 x1, scaled at 0.25 x1 |" \
-        in table
-    assert "| model | 31.75 | 0.9000 | 2.00 | 0.400 | 0.80 | +0.00 | 0.00 | 1.00 | 100 | tiled at 1.00 x2, two scales at 0.20 x1 |" \
-        in table
+    means = "| 0.9000 | 2.00 | {} | 0.80 | {} | 1.00 | 100 |"  # SSIM, L1 %, texture, gradient, seams, s, MB
+    scaled_paths, model_paths = "scaled at 0.20 x1, scaled at 0.25 x1", "tiled at 1.00 x2, two scales at 0.20 x1"
+    assert f"| scaled | 31.00 {means.format('0.600', '-1.00 | 2.00')} {scaled_paths} |" in table
+    assert f"| model | 31.75 {means.format('0.400', '+0.00 | 0.00')} {model_paths} |" in table
     assert format_targets(report) == "- wires: hole PSNR +0.75 dB against scaled (target >= +1.00 dB): missed"
 
 
@@ -163,12 +163,13 @@ def test_earlier_scores_are_reused_only_for_the_same_photos_and_holes():
                _row("model", "wires", "p0", 1.0, 1.0), _row("model", "wires", "p1", 1.0, 1.0)]
     now = FullResolutionReport(("wires",), ("model",), (_row("model", "wires", "p0", 31.0, 0.2),
                                                          _row("model", "wires", "p1", 33.0, 0.2)))
-    combined = now.reusing(earlier)
-    assert combined.methods == ("model", "telea")
+    elsewhere = [_row("telea", "objects", "p0", 20.0, 0.5), _row("telea", "wires", "p9", 20.0, 0.5)]
+    combined = now.reusing(earlier + elsewhere)
+    assert combined.methods == ("model", "telea") and len(combined.rows) == 4  # other kinds and photos left out
     assert combined.mean("wires", "model", "psnr") == 32.0  # this run's model rows, not the earlier ones
     assert combined.mean("wires", "telea", "psnr") == 29.0
-    with pytest.raises(InputError, match="other photos"):
-        now.reusing(earlier[:1])
+    with pytest.raises(InputError, match="miss some"):
+        now.reusing(earlier[:1])  # p1 missing
     with pytest.raises(InputError, match="other holes"):
         now.reusing([earlier[0], replace(earlier[1], hole_fraction=0.07)])
 

@@ -36,7 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated, from model, {', '.join(CLASSICAL_METHODS)} (default: {','.join(DEFAULT_METHODS)}, "
         "without patchmatch when pypatchmatch is missing; fsr-fast is slow, about 2 s per 256 px image)",
     )
-    parser.add_argument("--size", type=int, help=f"square side in px (default {EvaluationConfig.size}; not with --full-resolution)")
+    parser.add_argument("--size", type=int,
+                        help=f"square side in px (default {EvaluationConfig.size}; not with --full-resolution)")
     parser.add_argument("--max-images", type=int, help="use only the first N photos (by name)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the masks (default %(default)s)")
     parser.add_argument("--device", default="auto", help="for the model: auto, cuda, cuda:N, mps or cpu")

@@ -141,16 +141,17 @@ class FullResolutionReport:
 
     def reusing(self, earlier: Sequence[PhotoScore]) -> "FullResolutionReport":
         """This report plus the rows of `earlier` (e.g. `read_scores` of an earlier run's CSV) for methods this
-        run did not fill, so a slow evaluation can add methods without refilling the others. Every method taken
-        over must cover exactly this run's photos and kinds, with the same sizes and hole fractions (the masks
-        are seeded, so the same seed gives the same holes); otherwise `InputError`."""
+        run did not fill and for this run's photos and kinds, so a slow evaluation can add methods without
+        refilling the others. Every method taken over must cover all of this run's photos and kinds, with the same
+        sizes and hole fractions (the masks are seeded, so the same seed gives the same holes); otherwise
+        `InputError`."""
         holes = {(row.photo, row.kind): (row.height, row.width, row.hole_fraction) for row in self.rows}
-        taken = [row for row in earlier if row.method not in self.methods]
+        taken = [row for row in earlier if row.method not in self.methods and (row.photo, row.kind) in holes]
         for method in dict.fromkeys(row.method for row in taken):
             rows = {(row.photo, row.kind): (row.height, row.width, row.hole_fraction)
                     for row in taken if row.method == method}
             if set(rows) != set(holes):
-                raise InputError(f"the earlier scores of {method} cover other photos or mask kinds than this run")
+                raise InputError(f"the earlier scores of {method} miss some of this run's photos or mask kinds")
             if any(rows[key][:2] != holes[key][:2] or not math.isclose(rows[key][2], holes[key][2], rel_tol=1e-6)
                    for key in holes):
                 raise InputError(f"the earlier scores of {method} were made with other holes (another seed?)")

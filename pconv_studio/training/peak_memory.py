@@ -75,6 +75,8 @@ class PeakMemory:
         self.baseline_mb = resident_mb()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if self.baseline_mb == self.baseline_mb:  # not NaN: the mark was reset
             self.peak_mb = _status_mb("VmHWM")
