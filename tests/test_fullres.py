@@ -116,17 +116,19 @@ def test_the_table_holds_the_means_over_the_photos_and_counts_the_paths():
         _row("scaled", "wires", "p1", 32.0, float("nan"), "scaled at 0.25", seam=1.0),
         _row("model", "wires", "p0", 31.5, 0.3, "tiled at 1.00; tiled at 1.00"),
         _row("model", "wires", "p1", 32.0, 0.5, "two scales at 0.20"),
+        _row("refusing", "wires", "p0", 10.0, 0.5, "refused"),
     )
-    report = FullResolutionReport(("wires",), ("scaled", "model"), rows)
+    report = FullResolutionReport(("wires",), ("scaled", "model", "refusing"), rows)
     assert report.mean("wires", "scaled", "psnr") == 31.0
     assert report.mean("wires", "scaled", "texture") == 0.6  # NaN (no patch in the hole) is left out
     assert report.mean("wires", "scaled", "seam") == -1.0 and report.mean("wires", "scaled", "seam", True) == 2.0
     table = format_fullres_markdown(report)
     assert "### wires (2 photos, holes 5.0% of the photo on average)" in table
     means = "| 0.9000 | 2.00 | {} | 0.80 | {} | 1.00 | 100 |"  # SSIM, L1 %, texture, gradient, seams, s, MB
-    scaled_paths, model_paths = "scaled at 0.20 x1, scaled at 0.25 x1", "tiled at 1.00 x2, two scales at 0.20 x1"
+    scaled_paths, model_paths = "scaled x2 at 0.20-0.25", "tiled x2 at 1.00, two scales x1 at 0.20"
     assert f"| scaled | 31.00 {means.format('0.600', '-1.00 | 2.00')} {scaled_paths} |" in table
     assert f"| model | 31.75 {means.format('0.400', '+0.00 | 0.00')} {model_paths} |" in table
+    assert table.endswith(" refused x1 |\n")
     assert format_targets(report) == "- wires: hole PSNR +0.75 dB against scaled (target >= +1.00 dB): missed"
 
 

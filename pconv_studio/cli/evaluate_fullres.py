@@ -110,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
     write_atomically(written[1], report.to_csv().encode())
     if figure is not None:
         written.append(args.out / "resolution_crops.png")
-        save_image(written[-1], figure.render())
+        save_image(written[-1], figure.render(), png_compression=9)  # it goes into docs: small
     print("wrote " + ", ".join(str(path) for path in written))
     return 0

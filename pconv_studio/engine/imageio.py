@@ -100,7 +100,7 @@ def load_image(path: str | Path) -> np.ndarray:
     return _apply_orientation(pixels, _exif_orientation(path))
 
 
-def _encode(path: Path, pixels: np.ndarray, jpeg_quality: int) -> np.ndarray:
+def _encode(path: Path, pixels: np.ndarray, jpeg_quality: int, png_compression: int | None = None) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ImageIOError(f"cannot write {suffix or 'files without a suffix'}: use one of {', '.join(SUPPORTED_SUFFIXES)}")
@@ -118,6 +118,8 @@ def _encode(path: Path, pixels: np.ndarray, jpeg_quality: int) -> np.ndarray:
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, 101 if jpeg_quality >= 100 else int(jpeg_quality)]
+    elif suffix == ".png" and png_compression is not None:
+        params = [cv2.IMWRITE_PNG_COMPRESSION, int(png_compression)]
     ok, encoded = cv2.imencode(suffix, pixels, params)
     if not ok:
         raise ImageIOError(f"could not encode the image as {suffix}")
@@ -130,10 +132,13 @@ def _current_umask() -> int:
     return mask
 
 
-def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Encode by the suffix and write atomically (`write_atomically`)."""
+def save_image(
+    path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95, png_compression: int | None = None
+) -> None:
+    """Encode by the suffix and write atomically (`write_atomically`). `png_compression`: zlib level 0-9 for PNG
+    (None: OpenCV's default, fast and large; 9 makes a figure of photo crops about 2.5 times smaller)."""
     path = Path(path)
-    write_atomically(path, _encode(path, pixels, jpeg_quality).tobytes())
+    write_atomically(path, _encode(path, pixels, jpeg_quality, png_compression).tobytes())
 
 
 def write_atomically(path: str | Path, data: bytes) -> None:

@@ -291,7 +291,17 @@ _COLUMNS = (  # header, field, format, magnitude, scale
 
 
 def _paths_cell(counts: Counter[str]) -> str:
-    return ", ".join(f"{path} x{count}" for path, count in sorted(counts.items())) or "-"
+    """'tiled x23 at 1.00, two scales x6 at 0.26-0.53': hole groups per path, with the range of their scales."""
+    groups: dict[str, list[tuple[float, int]]] = {}
+    for described, count in counts.items():
+        path, _, scale = described.rpartition(" at ")
+        groups.setdefault(path or described, []).append((float(scale) if path else math.nan, count))
+    cells = []
+    for path, scales in sorted(groups.items()):
+        low, high = min(s for s, _ in scales), max(s for s, _ in scales)
+        at = "" if math.isnan(low) else f" at {low:.2f}" if low == high else f" at {low:.2f}-{high:.2f}"
+        cells.append(f"{path} x{sum(count for _, count in scales)}{at}")
+    return ", ".join(cells) or "-"
 
 
 def format_fullres_markdown(report: FullResolutionReport) -> str:
