@@ -54,7 +54,7 @@ def make_sample(coffee_png: Path) -> None:
 
 def spoon_mask(shape: tuple[int, int]) -> np.ndarray:
     """The hand-made mask over the spoon (True = hole)."""
-    from pconv_studio.engine import mask_ops
+    from pconv_studio.editing import mask_ops
 
     hole = np.zeros(shape, bool)
     mask_ops.paint_capsule(hole, *SPOON_HANDLE, radius=12)

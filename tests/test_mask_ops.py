@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pconv_studio.engine import Inpainter, ResolutionConfig, mask_ops
+from pconv_studio.editing import mask_ops
+from pconv_studio.engine import Inpainter, ResolutionConfig
 from pconv_studio.engine.inpainter import Region, network_hole, network_size
 from pconv_studio.model import propagate_masks
 from tests.support import TINY_CONFIG, gradient_image

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QStyleOptionGraphicsItem, QWidget,
 )
 
-from ..engine.document import Change, Document
+from ..editing.document import Change, Document
 from ..engine.inpainter import Region
 from .image_convert import display_bytes, display_image, mask_image, write_display
 

@@ -14,10 +14,10 @@ from PySide6.QtCore import QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QWidget
 
+from ..editing.document import Change, Document
+from ..editing.mask_ops import StageStack, stages_from_result
 from ..engine import Inpainter, load_image, load_mask, save_image, save_mask
-from ..engine.document import Change, Document
 from ..engine.imageio import SUPPORTED_SUFFIXES
-from ..engine.mask_ops import StageStack, stages_from_result
 from ..errors import PConvError
 from ..model import get_preset
 from ..paths import data_folder

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..editing.mask_ops import StageStack
 from ..engine.imageio import save_mask
-from ..engine.mask_ops import StageStack
 from .image_convert import mask_thumbnail
 
 __all__ = ["StagesPanel", "export_stages", "format_percent"]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..model import UNetConfig, layer_specs, propagate_masks
-from .inpainter import (
+from ..engine.inpainter import (
     InpaintResult, Region, ResolutionConfig, largest_region, network_hole, network_size, plan_regions,
 )
 
