@@ -53,7 +53,8 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self._unsubscribe = None
         self._deferred_fill: tuple[object, object] | None = None  # a result that arrived mid-stroke
-        self._showing_network_stages = False
+        self._showing_network_stages = False  # the panel shows a fill's stages, until the mask changes
+        self._applying_fill = False  # the fill's own mask change keeps those stages on show
         self._unavailable_reason = "the model is still loading"
         self.device = device or settings.device  # as the user asked for it: "auto", "cpu", "cuda", ...
         self._requested_device = self.device
@@ -177,7 +178,8 @@ class MainWindow(QMainWindow):
         self._update_inpaint_enabled()
 
     def _on_document_changed(self, change: Change) -> None:
-        if change.mask and not self._showing_network_stages:
+        if change.mask and not self._applying_fill:
+            self._showing_network_stages = False  # any other mask change: the panel follows the mask again
             self.propagation.schedule()
         if change.state:
             self._update_title()
@@ -451,11 +453,11 @@ class MainWindow(QMainWindow):
         self._apply_fill(request, result)
 
     def _apply_fill(self, request: object, result: object) -> None:
-        self._showing_network_stages = True  # the fill clears the mask: keep the network's stages on show
+        self._applying_fill = True  # the fill clears the mask: keep the network's stages on show
         try:
             applied = self.editor.apply_fill(request.hole, result.pixels)
         finally:
-            self._showing_network_stages = False
+            self._applying_fill = False
         self.device_label.setText(result.device)
         self.run_label.setText(f"last fill {result.seconds:.2f} s")
         for notice in result.notices:
@@ -465,8 +467,11 @@ class MainWindow(QMainWindow):
                 f"Filled in {result.seconds:.2f} s. Keep painting and fill again, or undo (Ctrl+Z)." if applied
                 else "Nothing to fill.", 10_000)
         stack = stages_from_result(result, self.inpaint.config)
-        self._show_stack(stack)
         self._showing_network_stages = stack is not None
+        if stack is not None:
+            self._show_stack(stack)
+        else:
+            self.propagation.schedule()
         self.fillApplied.emit()
 
     # --- the panel ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pconv_studio.engine import load_mask, save_image
 from pconv_studio.model import layer_specs, propagate_masks
 from pconv_studio.ui.stages_panel import format_percent
 from tests.support import TINY_CONFIG, gradient_image
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import drag, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -127,3 +127,47 @@ def test_export_writes_one_png_per_layer(window, qtbot, tmp_path: Path):
     assert files[0].name == "01_enc1_80x64.png"
     for index, path in enumerate(files):
         np.testing.assert_array_equal(load_mask(path), window.panel.stack.network_mask(index))
+
+
+def panel_percents(window) -> list[float]:
+    return [stage.hole_percent for stage in window.panel.stack.stages] if window.panel.stack else []
+
+
+def test_the_panel_follows_the_mask_through_paint_fill_undo_and_paint(window, qtbot):
+    """Painted with the mouse, filled with Ctrl+Enter, undone with Ctrl+Z: after every step the panel shows the
+    stages of the mask the document has then (after the fill: the network's own, until the mask changes)."""
+    canvas = window.canvas
+    canvas.actual_size()
+    canvas.set_brush_size(12)
+
+    def stroke(y: float) -> None:
+        drag(canvas.viewport(), [canvas.mapFromScene(QPointF(x, y)) for x in range(30, 131, 10)])
+
+    def expect_current_mask(from_network: bool) -> None:
+        wait_idle(qtbot, window)
+        hole = window.document.hole
+        if not hole.any():
+            assert window.panel.stack is None
+            return
+        assert window.panel.stack.from_network is from_network
+        np.testing.assert_allclose(panel_percents(window), expected_percents(hole), atol=1e-9)
+        source = "computed by the last fill" if from_network else "predicted from the mask"
+        assert source in window.panel.summary.text()
+
+    stroke(40)
+    expect_current_mask(from_network=False)
+    painted = window.document.hole.copy()
+    with qtbot.waitSignal(window.fillApplied, timeout=30_000):
+        qtbot.keyClick(canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
+    assert window.panel.stack.from_network  # the fill's stages, of the hole it filled
+    np.testing.assert_allclose(panel_percents(window), expected_percents(painted), atol=1e-9)
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the hole is back
+    np.testing.assert_array_equal(window.document.hole, painted)
+    expect_current_mask(from_network=False)
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # no hole at all
+    expect_current_mask(from_network=False)
+    stroke(90)
+    expect_current_mask(from_network=False)
+    window.editor.fill_rectangle(QPointF(10, 10), QPointF(40, 30), False)
+    expect_current_mask(from_network=False)
