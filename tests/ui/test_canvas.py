@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from pconv_studio.engine import save_image
 from pconv_studio.ui.canvas import MAX_BRUSH, MIN_BRUSH
+from tests.support import gradient_image
 from tests.ui.conftest import capsule_reference, drag, send_mouse
 
 pytestmark = pytest.mark.gui
@@ -177,7 +180,47 @@ def test_space_drag_pans_and_ctrl_0_fits(window, qtbot):
     assert canvas.horizontalScrollBar().value() == before + 120
     assert not window.document.hole.any()  # panning does not paint
     qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
-    rect = canvas.mapFromScene(canvas.sceneRect()).boundingRect()
+    rect = canvas.mapFromScene(canvas.scene().sceneRect()).boundingRect()  # the photo
     assert rect.width() <= canvas.viewport().width() + 1 and rect.height() <= canvas.viewport().height() + 1
     qtbot.keyClick(canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert canvas.zoom == 1.0
+
+
+def wheel(canvas, position: QPoint, notches: int = 1) -> None:
+    """A real wheel event at a viewport position, after the mouse moved there."""
+    QTest.mouseMove(canvas.viewport(), position)
+    local = QPointF(position)
+    event = QWheelEvent(local, QPointF(canvas.viewport().mapToGlobal(position)), QPoint(), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+def image_point_at(canvas, position: QPointF) -> QPointF:
+    inverse, _ = canvas.viewportTransform().inverted()
+    return inverse.map(position)
+
+
+def test_the_wheel_zooms_at_the_cursor_and_keys_keep_the_centre(make_window, fake_engine, tmp_path, qtbot):
+    photo = tmp_path / "large.png"
+    save_image(photo, gradient_image(600, 800))
+    window = make_window(lambda weights, device: fake_engine)
+    assert window.open_path(photo)
+    canvas = window.canvas
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # fit
+    fitted = canvas.zoom
+    cursor = QPoint(canvas.mapFromScene(QPointF(640, 470)))  # the photo's bottom-right area
+    before = image_point_at(canvas, QPointF(cursor))
+    for _ in range(2):  # the first notch leaves the photo smaller than the view in one direction
+        wheel(canvas, cursor)
+        after = image_point_at(canvas, QPointF(cursor))
+        assert abs(after.x() - before.x()) * canvas.zoom <= 1 and abs(after.y() - before.y()) * canvas.zoom <= 1
+    assert canvas.zoom == pytest.approx(fitted * 1.25 ** 2)
+    wheel(canvas, cursor, -1)  # and back out
+    after = image_point_at(canvas, QPointF(cursor))
+    assert abs(after.x() - before.x()) * canvas.zoom <= 1 and abs(after.y() - before.y()) * canvas.zoom <= 1
+    centre = QPointF(canvas.viewport().rect().center())
+    before = image_point_at(canvas, centre)
+    qtbot.keyClick(canvas, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom == pytest.approx(fitted * 1.25 ** 2)
+    after = image_point_at(canvas, centre)
+    assert abs(after.x() - before.x()) * canvas.zoom <= 1 and abs(after.y() - before.y()) * canvas.zoom <= 1
