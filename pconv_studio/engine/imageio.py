@@ -19,8 +19,8 @@ import numpy as np
 from ..errors import ImageIOError, InputError
 
 __all__ = [
-    "SUPPORTED_SUFFIXES", "check_mask_matches", "eight_bit", "image_files", "load_image", "load_mask", "save_image",
-    "save_mask",
+    "SUPPORTED_SUFFIXES", "check_mask_matches", "eight_bit", "image_files", "is_lossy", "load_image", "load_mask",
+    "save_image", "save_mask",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,13 @@ def _encode(path: Path, pixels: np.ndarray, jpeg_quality: int) -> np.ndarray:
     if not ok:
         raise ImageIOError(f"could not encode the image as {suffix}")
     return encoded
+
+
+def is_lossy(path: str | Path, jpeg_quality: int = 95) -> bool:
+    """True when saving to `path` re-encodes the whole photo with loss, so pixels outside the hole change too:
+    JPEG always, WebP below quality 100 (at 100 it is written losslessly)."""
+    suffix = Path(path).suffix.lower()
+    return suffix in (".jpg", ".jpeg") or (suffix == ".webp" and jpeg_quality < 100)
 
 
 def _current_umask() -> int:

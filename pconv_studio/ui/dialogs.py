@@ -39,6 +39,13 @@ class Dialogs:
         )
         return answer == QMessageBox.StandardButton.Discard
 
+    def confirm_lossy_save(self, question: str) -> bool:
+        answer = QMessageBox.question(
+            self.parent, "Lossy format", question,
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Save
+
     def open_image(self, folder: str, title: str = "Open photo") -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, title, folder, IMAGE_FILTER)
         return path or None
@@ -66,7 +73,10 @@ class ScriptedDialogs:
     def __init__(self) -> None:
         self.errors: list[str] = []
         self.discard = True  # answer to "discard unsaved work?"
+        self.lossy = True  # answer to "save in a lossy format anyway?"
+        self.questions: list[str] = []  # every question asked, in order
         self.paths: list[str] = []  # answers to file questions, in order; None when empty
+        self.proposed: list[str] = []  # the name or folder each file question started from
         self.numbers: list[int] = []
 
     def show_error(self, title: str, message: str) -> None:
@@ -74,9 +84,16 @@ class ScriptedDialogs:
 
     def confirm_discard(self, question: str) -> bool:
         log.info("%s -> %s", question, "discard" if self.discard else "keep")
+        self.questions.append(question)
         return self.discard
 
-    def _next_path(self, *args: object) -> str | None:
+    def confirm_lossy_save(self, question: str) -> bool:
+        log.info("%s -> %s", question, "save" if self.lossy else "cancel")
+        self.questions.append(question)
+        return self.lossy
+
+    def _next_path(self, proposed: str, *args: object) -> str | None:
+        self.proposed.append(proposed)
         return self.paths.pop(0) if self.paths else None
 
     open_image = save_image = save_mask = choose_folder = _next_path

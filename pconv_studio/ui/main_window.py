@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QWidget
 from ..editing.document import Change, Document
 from ..editing.mask_ops import StageStack, stages_from_result
 from ..engine import Inpainter, load_image, load_mask, save_image, save_mask
-from ..engine.imageio import SUPPORTED_SUFFIXES
+from ..engine.imageio import SUPPORTED_SUFFIXES, is_lossy
 from ..errors import PConvError
 from ..model import get_preset
 from ..paths import data_folder
@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self._deferred_fill: tuple[object, object] | None = None  # a result that arrived mid-stroke
         self._showing_network_stages = False  # the panel shows a fill's stages, until the mask changes
         self._applying_fill = False  # the fill's own mask change keeps those stages on show
+        self._lossy_accepted = False  # the user agreed to a lossy format once: not asked again
         self._unavailable_reason = "the model is still loading"
         self.device = device or settings.device  # as the user asked for it: "auto", "cpu", "cuda", ...
         self._requested_device = self.device
@@ -270,16 +271,29 @@ class MainWindow(QMainWindow):
         if document is None:
             return False
         if document.path is not None:
-            suggested = document.path.with_name(f"{document.path.stem}_filled{document.path.suffix}")
+            suggested = document.path.with_name(f"{document.path.stem}_filled{self._lossless_suffix()}")
         else:
             suggested = Path(self.settings.last_folder) / "pasted_filled.png"
         path = self.dialogs.save_image(str(suggested))
         return self.save_to(path) if path else False
 
+    def _lossless_suffix(self) -> str:
+        """The photo's own format where it keeps every pixel (PNG, TIFF, BMP; 16-bit photos only come from PNG
+        and TIFF), PNG where it would not (JPEG, WebP)."""
+        path = self.document.path
+        return path.suffix if path is not None and path.suffix and not is_lossy(path, 100) else ".png"
+
     def save_to(self, path: str | Path) -> bool:
         path = Path(path)
         if not path.suffix:
-            path = path.with_suffix(self.document.path.suffix if self.document.path else ".png")
+            path = path.with_suffix(self._lossless_suffix())
+        if is_lossy(path, self.settings.jpeg_quality) and not self._lossy_accepted:
+            name = "WebP" if path.suffix.lower() == ".webp" else "JPEG"
+            question = (f"{name} re-encodes the whole photo: pixels outside the hole will change slightly too "
+                        f"(PNG or TIFF keep them exactly). Save as {name} anyway?")
+            if not self.dialogs.confirm_lossy_save(question):
+                return False
+            self._lossy_accepted = True  # asked once per session
         try:
             save_image(path, self.document.pixels, jpeg_quality=self.settings.jpeg_quality)
         except PConvError as error:

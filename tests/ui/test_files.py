@@ -172,3 +172,29 @@ def test_settings_survive_a_restart(make_window, fake_engine, settings_file: Pat
     assert again.canvas.brush_size == 77 and again.canvas.tool == "lasso"
     assert again.menu_actions.auto_run.isChecked()
     assert [a.text() for a in again.menu_actions.recent_menu.actions()] == ["photo.png"]
+
+
+def test_a_jpeg_photo_is_saved_losslessly_by_default_and_a_lossy_choice_is_stated_once(window, qtbot, tmp_path):
+    source = tmp_path / "photo.jpg"
+    original = gradient_image(64, 96)
+    save_image(source, original, jpeg_quality=100)
+    opened = load_image(source)
+    assert window.open_path(source)
+    hole = fill_rectangle(window, qtbot)
+    assert not window.save_as()  # cancelled, but the proposal is what matters
+    assert window.dialogs.proposed[-1] == str(tmp_path / "photo_filled.png")
+    window.dialogs.paths.append(window.dialogs.proposed[-1])
+    assert window.save_as()
+    np.testing.assert_array_equal(load_image(tmp_path / "photo_filled.png")[~hole], opened[~hole])
+    assert not window.dialogs.questions  # a lossless format needs no warning
+    window.dialogs.lossy = False
+    window.dialogs.paths.append(str(tmp_path / "lossy.jpg"))
+    assert not window.save_as()  # the user was told and declined: nothing written
+    (question,) = window.dialogs.questions
+    assert "JPEG" in question and "outside the hole" in question and not (tmp_path / "lossy.jpg").exists()
+    window.dialogs.lossy = True
+    window.dialogs.paths.append(str(tmp_path / "lossy.jpg"))
+    assert window.save_as() and (tmp_path / "lossy.jpg").is_file()
+    window.dialogs.paths.append(str(tmp_path / "again.webp"))
+    assert window.save_as() and (tmp_path / "again.webp").is_file()
+    assert len(window.dialogs.questions) == 2  # asked again, accepted: not asked a third time
