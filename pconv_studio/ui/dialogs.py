@@ -32,12 +32,12 @@ class Dialogs:
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # window-modal, returns at once
 
-    def confirm_discard(self, question: str) -> bool:
-        answer = QMessageBox.question(
-            self.parent, "Unsaved work", question,
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Discard
+    def ask_unsaved(self, question: str) -> str:
+        """"save", "discard" or "cancel" (also when the box is closed)."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self.parent, "Unsaved work", question,
+                                      buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def confirm_lossy_save(self, question: str) -> bool:
         answer = QMessageBox.question(
@@ -72,7 +72,8 @@ class ScriptedDialogs:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
-        self.discard = True  # answer to "discard unsaved work?"
+        self.discard = True  # answer to "unsaved work: save, discard or cancel?" when save_first is False
+        self.save_first = False  # True: that answer is "save"
         self.lossy = True  # answer to "save in a lossy format anyway?"
         self.questions: list[str] = []  # every question asked, in order
         self.paths: list[str] = []  # answers to file questions, in order; None when empty
@@ -82,10 +83,11 @@ class ScriptedDialogs:
     def show_error(self, title: str, message: str) -> None:
         self.errors.append(message)
 
-    def confirm_discard(self, question: str) -> bool:
-        log.info("%s -> %s", question, "discard" if self.discard else "keep")
+    def ask_unsaved(self, question: str) -> str:
+        answer = "save" if self.save_first else "discard" if self.discard else "cancel"
+        log.info("%s -> %s", question, answer)
         self.questions.append(question)
-        return self.discard
+        return answer
 
     def confirm_lossy_save(self, question: str) -> bool:
         log.info("%s -> %s", question, "save" if self.lossy else "cancel")

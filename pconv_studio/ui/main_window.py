@@ -196,10 +196,12 @@ class MainWindow(QMainWindow):
         self.setWindowModified(document.dirty)
 
     def _may_discard(self) -> bool:
-        """Ask before unsaved work is thrown away; True if there is none or the user agrees."""
+        """Ask before unsaved work is thrown away (save it, discard it, or stay); True if the work is saved, there
+        is none, or the user lets it go."""
         if self.document is None or not self.document.dirty:
             return True
-        return self.dialogs.confirm_discard("The current photo has unsaved changes. Discard them?")
+        answer = self.dialogs.ask_unsaved("The current photo has unsaved changes. Save them first?")
+        return answer == "discard" or (answer == "save" and self.save())
 
     def open_path(self, path: str | Path, mask_path: str | Path | None = None) -> bool:
         """Open a photo (and optionally a mask with it, as its starting mask); errors are reported, not raised."""

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pconv_studio.engine import load_image, load_mask, save_image, save_mask
+from pconv_studio.ui.dialogs import Dialogs
 from pconv_studio.ui.image_convert import pixels_to_qimage
 from pconv_studio.ui.settings import AppSettings
 from tests.support import gradient_image
@@ -198,3 +200,30 @@ def test_a_jpeg_photo_is_saved_losslessly_by_default_and_a_lossy_choice_is_state
     window.dialogs.paths.append(str(tmp_path / "again.webp"))
     assert window.save_as() and (tmp_path / "again.webp").is_file()
     assert len(window.dialogs.questions) == 2  # asked again, accepted: not asked a third time
+
+
+def test_the_unsaved_work_prompt_offers_save_and_saving_there_closes(window, qtbot, tmp_path: Path):
+    source, target = tmp_path / "a.png", tmp_path / "a_filled.png"
+    save_image(source, gradient_image(64, 96))
+    assert window.open_path(source)
+    hole = fill_rectangle(window, qtbot)
+
+    class RealPrompt(Dialogs):  # the real question box; only the file name is preset
+        def save_image(self, suggested: str, title: str = "") -> str:
+            return str(target)
+
+    window.dialogs = RealPrompt(window)
+    offered = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        offered.append(box.standardButtons())
+        box.button(QMessageBox.StandardButton.Save).click()
+
+    QTimer.singleShot(0, answer)
+    assert window.close()
+    buttons = QMessageBox.StandardButton
+    assert offered == [buttons.Save | buttons.Discard | buttons.Cancel]
+    assert not window.isVisible()
+    saved = load_image(target)
+    assert (saved[hole] == FILL_VALUE).all() and not window.document.dirty
