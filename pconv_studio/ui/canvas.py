@@ -133,6 +133,8 @@ class CanvasView(QGraphicsView):
     # --- document -------------------------------------------------------------------------------------------
 
     def set_document(self, document: Document | None) -> None:
+        """Show `document`, fitted; the brush keeps its diameter on screen (not in photo pixels)."""
+        brush_on_screen = self.brush_size * self.zoom
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -151,6 +153,7 @@ class CanvasView(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, document.width, document.height))
         self._unsubscribe = document.subscribe(self._on_document_changed)
         self.fit()
+        self.set_brush_size(round(brush_on_screen / self.zoom))
 
     def _on_document_changed(self, change: Change) -> None:
         document = self.document

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         settings = self.settings
-        self.canvas.set_brush_size(settings.brush_size)
+        self.canvas.set_brush_size(settings.brush_size)  # stored on screen; at zoom 1 until a photo opens
         self.menu_actions.brush_spin.setValue(self.canvas.brush_size)
         self.set_tool(settings.tool if settings.tool in self.menu_actions.tools else "brush")
         self.menu_actions.auto_run.setChecked(settings.auto_run)
@@ -376,7 +376,7 @@ class MainWindow(QMainWindow):
         self.menu_actions.brush_spin.blockSignals(True)
         self.menu_actions.brush_spin.setValue(size)
         self.menu_actions.brush_spin.blockSignals(False)
-        self.settings.brush_size = size
+        self.settings.brush_size = round(size * self.canvas.zoom)  # on screen: photos differ in size
 
     def resize_mask(self, grow: bool) -> None:
         pixels = self.dialogs.ask_int("Grow mask" if grow else "Shrink mask", "By how many pixels?", 8, 1, 500)
@@ -539,6 +539,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.settings.save_window_layout(self.saveGeometry(), self.saveState())
+        self.settings.brush_size = round(self.canvas.brush_size * self.canvas.zoom)
         self.settings.sync()
         self.inpaint.shutdown()
         self.propagation.shutdown()

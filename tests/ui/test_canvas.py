@@ -224,3 +224,23 @@ def test_the_wheel_zooms_at_the_cursor_and_keys_keep_the_centre(make_window, fak
     assert canvas.zoom == pytest.approx(fitted * 1.25 ** 2)
     after = image_point_at(canvas, centre)
     assert abs(after.x() - before.x()) * canvas.zoom <= 1 and abs(after.y() - before.y()) * canvas.zoom <= 1
+
+
+def test_the_brush_keeps_its_size_on_screen_across_photos(make_window, fake_engine, tmp_path, settings_file):
+    large, small = tmp_path / "large.png", tmp_path / "small.png"
+    save_image(large, gradient_image(900, 1200))
+    save_image(small, gradient_image(120, 160))
+    window = make_window(lambda weights, device: fake_engine)
+    canvas = window.canvas
+    assert window.open_path(large)
+    canvas.set_brush_size(200)
+    on_screen = 200 * canvas.zoom
+    assert window.open_path(small)
+    assert canvas.zoom > 5 * on_screen / 200  # the small photo is shown much larger
+    assert abs(canvas.brush_size * canvas.zoom - on_screen) <= canvas.zoom / 2 + 1e-9
+    assert window.menu_actions.brush_spin.value() == canvas.brush_size
+    window.close()  # the next session starts with the same size on screen
+    again = make_window(lambda weights, device: fake_engine)
+    assert again.open_path(large)
+    # rounding to whole photo pixels on the small photo (zoom ~4) and to whole screen pixels in the settings
+    assert abs(again.canvas.brush_size * again.canvas.zoom - on_screen) <= 0.03 * on_screen

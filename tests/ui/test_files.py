@@ -163,15 +163,16 @@ def test_settings_survive_a_restart(make_window, fake_engine, settings_file: Pat
     photo = tmp_path / "photo.png"
     save_image(photo, gradient_image(32, 32))
     window.open_path(photo)
-    window.canvas.set_brush_size(77)
+    window.canvas.set_brush_size(20)
+    on_screen = round(20 * window.canvas.zoom)  # the brush is remembered by its size on screen
     window.set_tool("lasso")
     window.menu_actions.auto_run.setChecked(True)
     window.close()
     settings = AppSettings(QSettings(str(settings_file), QSettings.Format.IniFormat))
-    assert (settings.brush_size, settings.tool, settings.auto_run) == (77, "lasso", True)
+    assert (settings.brush_size, settings.tool, settings.auto_run) == (on_screen, "lasso", True)
     assert settings.recent_files == [str(photo)] and settings.last_folder == str(tmp_path)
     again = make_window(lambda weights, device: fake_engine)
-    assert again.canvas.brush_size == 77 and again.canvas.tool == "lasso"
+    assert again.canvas.brush_size == on_screen and again.canvas.tool == "lasso"  # no photo yet: zoom 1
     assert again.menu_actions.auto_run.isChecked()
     assert [a.text() for a in again.menu_actions.recent_menu.actions()] == ["photo.png"]
 
