@@ -57,16 +57,23 @@ def mask_image(buffer: np.ndarray, colour: QColor) -> QImage:
     return image
 
 
+THUMBNAIL_FRAME = QColor(128, 128, 128)  # mid grey: visible against white hole, black valid and any panel
+
+
 def mask_thumbnail(hole: np.ndarray, size: int, hole_grey: int = 255, valid_grey: int = 24) -> QImage:
     """A bool mask drawn white = hole on black, scaled without smoothing (each cell stays a crisp block) and
-    centred on a transparent `size` x `size` square, so thumbnails of every shape line up."""
+    centred on a transparent `size` x `size` square, so thumbnails of every shape line up. A 1 px mid-grey frame
+    over its outermost pixels keeps a map that is all hole visible on a light panel."""
     grey = np.where(hole, hole_grey, valid_grey).astype(np.uint8)
     scaled = _wrap(grey, QImage.Format.Format_Grayscale8).scaled(
         size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
     square = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
     square.fill(Qt.GlobalColor.transparent)
     painter = QPainter(square)
-    painter.drawImage((size - scaled.width()) // 2, (size - scaled.height()) // 2, scaled)
+    left, top = (size - scaled.width()) // 2, (size - scaled.height()) // 2
+    painter.drawImage(left, top, scaled)
+    painter.setPen(THUMBNAIL_FRAME)
+    painter.drawRect(left, top, scaled.width() - 1, scaled.height() - 1)
     painter.end()
     return square
 

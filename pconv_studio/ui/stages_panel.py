@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QDockWidget, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSlider, QToolButton, QVBoxLayout,
-    QWidget,
+    QDockWidget, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QSlider, QStyle, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from ..editing.mask_ops import StageStack
@@ -80,7 +80,7 @@ class StagesPanel(QDockWidget):
         self.slider.setEnabled(False)
         self.slider.valueChanged.connect(self.list.setCurrentRow)
         self.play_button = QToolButton()
-        self.play_button.setText("▶")
+        self.play_button.setIcon(self._icon(QStyle.StandardPixmap.SP_MediaPlay))  # fonts may lack ▶ and ⏸
         self.play_button.setToolTip("Step through the layers on the photo")
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._on_play_toggled)
@@ -106,6 +106,9 @@ class StagesPanel(QDockWidget):
         self.play_timer.setInterval(PLAY_INTERVAL_MS)
         self.play_timer.timeout.connect(self._step)
         self._set_controls_enabled(False)
+
+    def _icon(self, pixmap: QStyle.StandardPixmap) -> QIcon:
+        return self.style().standardIcon(pixmap)
 
     def _set_controls_enabled(self, enabled: bool) -> None:
         for widget in (self.slider, self.play_button, self.hide_button, self.export_button):
@@ -179,7 +182,8 @@ class StagesPanel(QDockWidget):
 
     @Slot(bool)
     def _on_play_toggled(self, playing: bool) -> None:
-        self.play_button.setText("⏸" if playing else "▶")
+        self.play_button.setIcon(self._icon(QStyle.StandardPixmap.SP_MediaPause if playing
+                                            else QStyle.StandardPixmap.SP_MediaPlay))
         if playing:
             if self.selected_index < 0 or self.selected_index == self.list.count() - 1:
                 self.list.setCurrentRow(0)

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QIcon, QImage
+from PySide6.QtWidgets import QStyle
 
 from pconv_studio.engine import load_mask, save_image
 from pconv_studio.model import layer_specs, propagate_masks
-from pconv_studio.ui.stages_panel import format_percent
+from pconv_studio.ui.stages_panel import THUMBNAIL, format_percent
 from tests.support import TINY_CONFIG, gradient_image
 from tests.ui.conftest import drag, wait_idle
 
@@ -171,3 +173,32 @@ def test_the_panel_follows_the_mask_through_paint_fill_undo_and_paint(window, qt
     expect_current_mask(from_network=False)
     window.editor.fill_rectangle(QPointF(10, 10), QPointF(40, 30), False)
     expect_current_mask(from_network=False)
+
+
+def icon_pixels(icon: QIcon, size: int) -> np.ndarray:
+    image = icon.pixmap(size, size).toImage().convertToFormat(QImage.Format.Format_RGBA8888)
+    return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())[
+        :, :image.width() * 4].reshape(image.height(), image.width(), 4).copy()
+
+
+def test_thumbnails_of_all_hole_maps_have_a_frame_and_the_play_button_draws_its_icons(window, qtbot):
+    window.editor.fill_rectangle(QPointF(0, 0), QPointF(160, 128), False)  # the whole photo but one corner
+    window.editor.fill_rectangle(QPointF(0, 0), QPointF(3, 3), True)
+    wait_idle(qtbot, window)
+    panel = window.panel
+    assert panel.stack.stages[0].hole_percent > 99
+    thumbnail = icon_pixels(panel.list.item(0).icon(), THUMBNAIL)  # 160x128 -> 80x64, centred: rows 8..71
+    frame = np.zeros(thumbnail.shape[:2], bool)
+    frame[8, :] = frame[71, :] = frame[8:72, 0] = frame[8:72, 79] = True
+    np.testing.assert_array_equal(thumbnail[frame][:, :3], 128)  # mid grey: visible on a white panel
+    assert (thumbnail[12:68, 4:76, :3] == 255).all()  # the hole inside stays white
+    style = panel.style()
+    play, pause = (icon_pixels(style.standardIcon(p), 16) for p in (QStyle.StandardPixmap.SP_MediaPlay,
+                                                                       QStyle.StandardPixmap.SP_MediaPause))
+    assert not np.array_equal(play, pause) and play[..., 3].any() and pause[..., 3].any()
+    np.testing.assert_array_equal(icon_pixels(panel.play_button.icon(), 16), play)
+    panel.play_timer.setInterval(10_000)
+    panel.play_button.click()
+    np.testing.assert_array_equal(icon_pixels(panel.play_button.icon(), 16), pause)
+    panel.play_button.click()
+    np.testing.assert_array_equal(icon_pixels(panel.play_button.icon(), 16), play)
