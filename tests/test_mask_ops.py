@@ -148,3 +148,19 @@ def test_network_hole_marks_a_small_pixel_hole_if_any_photo_pixel_under_it_is(si
     assert max(network) == 64 and abs(network[0] / network[1] - size[0] / size[1]) < 0.1
     small = network_hole(hole, network)
     assert small.shape == network and small.sum() >= 1
+
+
+def test_is_degenerate_needs_a_block_of_min_shape_width_screen_pixel_centres():
+    def square(low, high):
+        return [(low, low), (high, low), (high, high), (low, high)]
+
+    assert mask_ops.MIN_SHAPE_WIDTH == 3
+    assert not mask_ops.is_degenerate(square(0.0, 3.0))  # centres 0.5, 1.5, 2.5: a 3x3 block
+    assert mask_ops.is_degenerate(square(0.6, 3.4))  # centres 1.5, 2.5 only
+    assert mask_ops.is_degenerate(square(0.3, 1.7), scale=2.0)  # the same square on screen
+    assert not mask_ops.is_degenerate(square(0.3, 1.7), scale=3.0)  # (0.9, 5.1): centres 1.5 .. 4.5
+    sliver = [(0.0, 0.0), (100.0, 40.0), (100.0, 42.0)]  # 2 px at its widest
+    assert mask_ops.is_degenerate(sliver) and not mask_ops.is_degenerate(sliver, scale=4.0)
+    bow_tie = [(0.0, 0.0), (20.0, 20.0), (20.0, 0.0), (0.0, 20.0)]  # self-crossing: signed area 0, real lobes
+    assert not mask_ops.is_degenerate(bow_tie)
+    assert mask_ops.is_degenerate([(5.0, 5.0), (50.0, 50.0)])

@@ -22,8 +22,8 @@ from ..engine.inpainter import (
 )
 
 __all__ = [
-    "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear", "fill_polygon",
-    "fill_rectangle", "grow", "invert", "paint_capsule", "staged_region",
+    "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
+    "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
     "propagated_stages", "shrink", "stages_from_result",
 ]
 
@@ -105,6 +105,25 @@ def fill_polygon(mask: np.ndarray, points: Sequence[Point], value: bool = True) 
         inside = (np.cumsum(flips[:, :-1], axis=1) & 1).astype(bool)
         target[top - region.top:top - region.top + ys.shape[0]][inside] = value
     return region
+
+
+MIN_SHAPE_WIDTH = 3  # screen pixels: a lasso or rectangle thinner than this everywhere is a line, not a shape
+
+
+def is_degenerate(points: Sequence[Point], scale: float = 1.0) -> bool:
+    """True when the closed polygon, drawn at `scale` screen pixels per image pixel, has no part at least
+    MIN_SHAPE_WIDTH screen pixels across (no MIN_SHAPE_WIDTH x MIN_SHAPE_WIDTH block of screen-pixel centres
+    inside it): a lasso dragged along a line, a rectangle one pixel tall, a click. Such a shape would add only a
+    scatter of pixels too thin to see, so the editor adds nothing. Even-odd rule, as `fill_polygon`."""
+    if len(points) < 3:
+        return True
+    on_screen = np.asarray(points, dtype=np.float64) * scale
+    corner = np.floor(on_screen.min(axis=0)) - 1
+    size = np.ceil(on_screen.max(axis=0) - corner).astype(int) + 2
+    covered = np.zeros((size[1], size[0]), bool)
+    fill_polygon(covered, [tuple(p) for p in on_screen - corner])
+    block = np.ones((MIN_SHAPE_WIDTH, MIN_SHAPE_WIDTH), np.uint8)
+    return not cv2.erode(covered.view(np.uint8), block, borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
 
 
 def _disc(radius: int) -> np.ndarray:

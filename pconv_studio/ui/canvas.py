@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QStyleOptionGraphicsItem, QWidget,
 )
 
+from ..editing import mask_ops
 from ..editing.document import Change, Document
 from ..engine.inpainter import Region
 from .image_convert import display_bytes, display_image, mask_image, write_display
@@ -359,9 +360,17 @@ class CanvasView(QGraphicsView):
         self.shape_item.setPath(QPainterPath())
         if tool in ("brush", "eraser"):
             self.strokeFinished.emit()
-        elif tool == "rectangle":
-            self.rectangleDrawn.emit(points[0], self._scene_point(event), erase)
-        elif len(points) >= 3:
+            return
+        if tool == "rectangle":
+            (a, b) = points[0], self._scene_point(event)
+            outline = [(a.x(), a.y()), (b.x(), a.y()), (b.x(), b.y()), (a.x(), b.y())]
+        else:
+            outline = [(p.x(), p.y()) for p in points]
+        if mask_ops.is_degenerate(outline, self.zoom):
+            return  # a line or a click, not a shape: it adds nothing
+        if tool == "rectangle":
+            self.rectangleDrawn.emit(a, b, erase)
+        else:
             self.lassoDrawn.emit(points, erase)
 
     def abort_drag(self) -> None:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from pconv_studio.engine import save_image
 from pconv_studio.ui.canvas import MAX_BRUSH, MIN_BRUSH
 from tests.support import gradient_image
-from tests.ui.conftest import capsule_reference, drag, send_mouse
+from tests.ui.conftest import capsule_reference, drag, send_mouse, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -244,3 +244,20 @@ def test_the_brush_keeps_its_size_on_screen_across_photos(make_window, fake_engi
     assert again.open_path(large)
     # rounding to whole photo pixels on the small photo (zoom ~4) and to whole screen pixels in the settings
     assert abs(again.canvas.brush_size * again.canvas.zoom - on_screen) <= 0.03 * on_screen
+
+
+def test_a_lasso_or_rectangle_without_area_on_screen_adds_nothing(window, qtbot):
+    canvas, document = window.canvas, window.document
+    origin = canvas.mapFromScene(QPointF(0, 0))  # zoom 1: one photo pixel per screen pixel
+    qtbot.keyClick(canvas, Qt.Key.Key_L)
+    # along a line and back, the way a hand does it: the return path 1 px off the way out
+    out = [origin + QPoint(20 + 6 * i, 30 + 2 * i) for i in range(20)]
+    back = [p + QPoint(0, 1) for p in reversed(out)]
+    drag(canvas.viewport(), out + back)
+    qtbot.keyClick(canvas, Qt.Key.Key_R)
+    drag(canvas.viewport(), [origin + QPoint(20, 80), origin + QPoint(120, 81)])  # 1 px tall on screen
+    assert not document.hole.any() and not document.dirty and window.undo_stack.count() == 0
+    wait_idle(qtbot, window)
+    assert window.panel.stack is None
+    drag(canvas.viewport(), [origin + QPoint(20, 80), origin + QPoint(24, 84)])  # a small rectangle still counts
+    assert document.hole.sum() == 16 and window.undo_stack.count() == 1
