@@ -7,6 +7,8 @@ The window never opens a dialog itself: it asks its `Dialogs`. Scripted runs (`-
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from typing import Iterator
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
@@ -22,48 +24,81 @@ PNG_FILTER = "PNG images (*.png)"
 
 
 class Dialogs:
-    """The real dialogs. Errors use a window-modal box that does not block the caller."""
+    """The real dialogs, one on screen at a time: an error that arrives while a question or another error is
+    open waits in a queue and shows when that one closes. Errors use a window-modal box that does not block
+    the caller."""
 
     def __init__(self, parent: QWidget) -> None:
         self.parent = parent
+        self._open = 0  # dialogs on screen now
+        self._errors: list[tuple[str, str]] = []  # (title, message) waiting for their turn
+
+    @contextmanager
+    def _asking(self) -> Iterator[None]:
+        self._open += 1
+        try:
+            yield
+        finally:
+            self._open -= 1
+            self._show_next_error()
 
     def show_error(self, title: str, message: str) -> None:
+        self._errors.append((title, message))
+        self._show_next_error()
+
+    def _show_next_error(self) -> None:
+        if self._open or not self._errors:
+            return
+        title, message = self._errors.pop(0)
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self.parent)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(self._on_error_closed)
+        self._open += 1
         box.open()  # window-modal, returns at once
+
+    def _on_error_closed(self, result: int) -> None:
+        self._open -= 1
+        self._show_next_error()
 
     def ask_unsaved(self, question: str) -> str:
         """"save", "discard" or "cancel" (also when the box is closed)."""
         buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(self.parent, "Unsaved work", question,
-                                      buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        with self._asking():
+            answer = QMessageBox.question(self.parent, "Unsaved work", question,
+                                          buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def confirm_lossy_save(self, question: str) -> bool:
-        answer = QMessageBox.question(
-            self.parent, "Lossy format", question,
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
-        )
+        with self._asking():
+            answer = QMessageBox.question(
+                self.parent, "Lossy format", question,
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+            )
         return answer == QMessageBox.StandardButton.Save
 
     def open_image(self, folder: str, title: str = "Open photo") -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, title, folder, IMAGE_FILTER)
+        with self._asking():
+            path, _ = QFileDialog.getOpenFileName(self.parent, title, folder, IMAGE_FILTER)
         return path or None
 
     def save_image(self, suggested: str, title: str = "Save result") -> str | None:
         """Qt's dialog asks before replacing an existing file, so nothing is overwritten silently."""
-        path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, IMAGE_FILTER)
+        with self._asking():
+            path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, IMAGE_FILTER)
         return path or None
 
     def save_mask(self, suggested: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self.parent, "Export mask", suggested, PNG_FILTER)
+        with self._asking():
+            path, _ = QFileDialog.getSaveFileName(self.parent, "Export mask", suggested, PNG_FILTER)
         return path or None
 
     def choose_folder(self, folder: str, title: str) -> str | None:
-        return QFileDialog.getExistingDirectory(self.parent, title, folder) or None
+        with self._asking():
+            return QFileDialog.getExistingDirectory(self.parent, title, folder) or None
 
     def ask_int(self, title: str, label: str, value: int, low: int, high: int) -> int | None:
-        number, ok = QInputDialog.getInt(self.parent, title, label, value, low, high)
+        with self._asking():
+            number, ok = QInputDialog.getInt(self.parent, title, label, value, low, high)
         return number if ok else None
 
 
