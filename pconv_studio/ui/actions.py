@@ -20,7 +20,7 @@ SHORTCUTS = """\
 Brush B · Eraser E (or the right button) · Rectangle R · Lasso L
 Brush size [ and ], or Alt+wheel
 Zoom: wheel at the cursor · Fit Ctrl+0 · 100% Ctrl+1 · Pan: Space+drag or the middle button
-Inpaint Ctrl+Enter · Cancel Esc · Before/after: hold Tab or \\, or toggle with O
+Inpaint Ctrl+Enter · Cancel Esc · Before/after: hold Tab or \\, or toggle with O · Panel P
 Undo Ctrl+Z · Redo Ctrl+Shift+Z or Ctrl+Y · Invert mask Ctrl+I · Clear mask Ctrl+D
 Grow mask Ctrl+Alt+G · Shrink mask Ctrl+Alt+H
 Open Ctrl+O · Paste Ctrl+V · Save Ctrl+S · Save as Ctrl+Shift+S · Copy result Ctrl+C"""
@@ -138,7 +138,9 @@ def install_actions(window: "MainWindow") -> WindowActions:
     view_menu.addAction(_action(w, "Zoom o&ut", lambda: w.canvas.zoom_by(0.8), "Ctrl+-"))
     view_menu.addSeparator()
     view_menu.addAction(show_original)
-    view_menu.addAction(w.panel.toggleViewAction())
+    panel_toggle = w.panel.toggleViewAction()  # the panel collapses (and comes back) with P
+    panel_toggle.setShortcut(QKeySequence("P"))
+    view_menu.addAction(panel_toggle)
     help_menu = menus.addMenu("&Help")
     help_menu.addAction(_action(w, "&Keyboard shortcuts", lambda: QMessageBox.information(
         w, "Keyboard shortcuts", SHORTCUTS)))
@@ -148,6 +150,8 @@ def install_actions(window: "MainWindow") -> WindowActions:
     brush_spin.setSuffix(" px")
     brush_spin.setToolTip("Brush size ([ and ], or Alt+wheel)")
     brush_spin.valueChanged.connect(w.canvas.set_brush_size)
+    for action, short in ((save, "Save"), (show_original, "Original")):  # the tool bar fits an 800 px window
+        action.setIconText(short)
     bar = QToolBar("Tools")
     bar.setObjectName("toolBar")
     bar.setMovable(False)
@@ -156,7 +160,7 @@ def install_actions(window: "MainWindow") -> WindowActions:
     bar.addWidget(QLabel("  Size "))
     bar.addWidget(brush_spin)
     bar.addSeparator()
-    for action in (inpaint, cancel, auto_run, None, show_original):
+    for action in (inpaint, cancel, None, show_original):  # "Fill after each stroke" lives in the Inpaint menu
         bar.addSeparator() if action is None else bar.addAction(action)
     bar.widgetForAction(inpaint).setStyleSheet(
         "QToolButton { font-weight: bold; padding: 3px 12px; color: white; background: #2f6fd6; border-radius: 4px; }"

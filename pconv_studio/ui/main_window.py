@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QUndoStack
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QWidget
+from PySide6.QtGui import (
+    QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QResizeEvent, QUndoStack,
+)
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStyle, QWidget
 
 from ..editing.document import Change, Document
 from ..editing.mask_ops import StageStack, stages_from_result
@@ -142,6 +144,12 @@ class MainWindow(QMainWindow):
         else:
             self.resizeDocks([self.panel], [380], Qt.Orientation.Horizontal)
         self._update_recent_menu()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The panel never takes more than a third of the window, so the photo keeps two thirds."""
+        separator = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetSeparatorExtent)
+        self.panel.setMaximumWidth(max(self.panel.minimumSizeHint().width(), self.width() // 3 - separator))
+        super().resizeEvent(event)
 
     # --- errors and notices ---------------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class StagesPanel(QDockWidget):
         self.summary = QLabel("Paint a hole to see how the network's layers fill it.")
         self.summary.setWordWrap(True)
         self.legend = QLabel(LEGEND)
+        self.legend.setWordWrap(True)
         self.legend.setStyleSheet("color: palette(mid); font-size: 11px;")
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolBar
 
 from pconv_studio.engine import save_image
 from pconv_studio.ui.canvas import MAX_BRUSH, MIN_BRUSH
@@ -261,3 +261,19 @@ def test_a_lasso_or_rectangle_without_area_on_screen_adds_nothing(window, qtbot)
     assert window.panel.stack is None
     drag(canvas.viewport(), [origin + QPoint(20, 80), origin + QPoint(24, 84)])  # a small rectangle still counts
     assert document.hole.sum() == 16 and window.undo_stack.count() == 1
+
+
+def test_at_800_by_600_the_photo_keeps_two_thirds_the_tool_bar_fits_and_p_collapses_the_panel(window, qtbot):
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.width() == 800)
+    qtbot.wait(50)
+    assert window.canvas.width() >= 2 * window.width() / 3 and window.panel.isVisible()
+    assert window.panel.width() >= 150  # still usable
+    bar = window.findChild(QToolBar)
+    overflowed = [a.iconText() for a in bar.actions() if not a.isSeparator() and not bar.widgetForAction(a).isVisible()]
+    assert overflowed == []
+    qtbot.keyClick(window.canvas, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: not window.panel.isVisible())
+    qtbot.waitUntil(lambda: window.canvas.width() >= window.width() - 2)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: window.panel.isVisible())
