@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QMessageBox, QSpinBox, QToolBar
+from PySide6.QtWidgets import QLabel, QSpinBox, QToolBar
 
 from .canvas import MAX_BRUSH, MIN_BRUSH
 
@@ -16,14 +16,22 @@ if TYPE_CHECKING:
 __all__ = ["DEVICES", "WindowActions", "install_actions"]
 
 DEVICES = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA GPU"), ("mps", "Apple GPU (MPS)"))
-SHORTCUTS = """\
-Brush B · Eraser E (or the right button) · Rectangle R · Lasso L
-Brush size [ and ], or Alt+wheel
-Zoom: wheel at the cursor · Fit Ctrl+0 · 100% Ctrl+1 · Pan: Space+drag or the middle button
-Inpaint Ctrl+Enter · Cancel Esc · Before/after: hold Tab or \\, or toggle with O · Panel P
-Undo Ctrl+Z · Redo Ctrl+Shift+Z or Ctrl+Y · Invert mask Ctrl+I · Clear mask Ctrl+D
-Grow mask Ctrl+Alt+G · Shrink mask Ctrl+Alt+H
-Open Ctrl+O · Paste Ctrl+V · Save Ctrl+S · Save as Ctrl+Shift+S · Copy result Ctrl+C"""
+SHORTCUTS = (  # (what, keys): Help → Keyboard shortcuts shows them as a table
+    ("Brush, eraser, rectangle, lasso", "B, E (or the right button), R, L"),
+    ("Brush size", "[ and ], or Alt+wheel"),
+    ("Zoom at the cursor", "Wheel"),
+    ("Fit, 100%, zoom in, zoom out", "Ctrl+0, Ctrl+1, Ctrl+=, Ctrl+-"),
+    ("Pan", "Space+drag, or the middle button"),
+    ("Inpaint, cancel", "Ctrl+Enter, Esc"),
+    ("Before/after", "Hold Tab or \\; O toggles"),
+    ("Undo, redo", "Ctrl+Z; Ctrl+Shift+Z or Ctrl+Y"),
+    ("Invert, clear the mask", "Ctrl+I, Ctrl+D"),
+    ("Grow, shrink the mask", "Ctrl+Alt+G, Ctrl+Alt+H"),
+    ("Hide or show the panel", "P"),
+    ("Open, paste", "Ctrl+O, Ctrl+V"),
+    ("Save, save as", "Ctrl+S, Ctrl+Shift+S"),
+    ("Copy the result", "Ctrl+C"),
+)
 TOOL_KEYS = (("brush", "&Brush", "B"), ("eraser", "&Eraser", "E"), ("rectangle", "&Rectangle", "R"),
              ("lasso", "&Lasso", "L"))
 
@@ -142,8 +150,8 @@ def install_actions(window: "MainWindow") -> WindowActions:
     panel_toggle.setShortcut(QKeySequence("P"))
     view_menu.addAction(panel_toggle)
     help_menu = menus.addMenu("&Help")
-    help_menu.addAction(_action(w, "&Keyboard shortcuts", lambda: QMessageBox.information(
-        w, "Keyboard shortcuts", SHORTCUTS)))
+    help_menu.addAction(_action(w, "&Keyboard shortcuts", lambda: w.dialogs.show_table(
+        "Keyboard shortcuts", ("What", "Keys"), SHORTCUTS)))
 
     brush_spin = QSpinBox()
     brush_spin.setRange(MIN_BRUSH, MAX_BRUSH)

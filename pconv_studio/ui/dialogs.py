@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QInputDialog, QMessageBox, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
+)
 
 from ..engine.imageio import SUPPORTED_SUFFIXES
 
@@ -96,6 +99,34 @@ class Dialogs:
         with self._asking():
             return QFileDialog.getExistingDirectory(self.parent, title, folder) or None
 
+    def show_table(self, title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+        """A read-only table, one phrase per cell, never wrapped: the dialog is as wide as its longest row."""
+        dialog = QDialog(self.parent)
+        dialog.setWindowTitle(title)
+        table = QTableWidget(len(rows), len(header), dialog)
+        table.setObjectName("table")
+        table.setHorizontalHeaderLabels(list(header))
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        table.setWordWrap(False)
+        table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        for row, cells in enumerate(rows):
+            for column, text in enumerate(cells):
+                table.setItem(row, column, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        table.resizeRowsToContents()
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        with self._asking():
+            dialog.exec()
+        dialog.deleteLater()
+
     def ask_int(self, title: str, label: str, value: int, low: int, high: int) -> int | None:
         with self._asking():
             number, ok = QInputDialog.getInt(self.parent, title, label, value, low, high)
@@ -137,3 +168,6 @@ class ScriptedDialogs:
 
     def ask_int(self, title: str, label: str, value: int, low: int, high: int) -> int | None:
         return self.numbers.pop(0) if self.numbers else None
+
+    def show_table(self, title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+        log.info("%s: %d rows", title, len(rows))

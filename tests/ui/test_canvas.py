@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QToolBar
+from PySide6.QtWidgets import QApplication, QTableWidget, QToolBar
 
 from pconv_studio.engine import save_image
+from pconv_studio.ui.actions import SHORTCUTS
 from pconv_studio.ui.canvas import MAX_BRUSH, MIN_BRUSH
+from pconv_studio.ui.dialogs import Dialogs, ScriptedDialogs
 from tests.support import gradient_image
 from tests.ui.conftest import capsule_reference, drag, send_mouse, wait_idle
 
@@ -277,3 +279,30 @@ def test_at_800_by_600_the_photo_keeps_two_thirds_the_tool_bar_fits_and_p_collap
     qtbot.waitUntil(lambda: window.canvas.width() >= window.width() - 2)
     qtbot.keyClick(window.canvas, Qt.Key.Key_P)
     qtbot.waitUntil(lambda: window.panel.isVisible())
+
+
+def test_the_shortcuts_dialog_is_a_table_with_one_unwrapped_phrase_per_cell(window, qtbot):
+    window.dialogs = Dialogs(window)
+    seen = []
+
+    def inspect() -> None:
+        dialog = QApplication.activeModalWidget()
+        try:
+            table = dialog.findChild(QTableWidget, "table")
+            metrics = table.fontMetrics()
+            cells = [[table.item(r, c).text() for c in range(2)] for r in range(table.rowCount())]
+            seen.append(cells)
+            for row, (what, keys) in enumerate(cells):
+                for column, text in enumerate((what, keys)):
+                    assert table.columnWidth(column) >= metrics.horizontalAdvance(text)  # nothing cut or wrapped
+                    assert table.rowHeight(row) < 2 * metrics.height()  # one line per row
+            assert table.viewport().width() >= table.columnWidth(0) + table.columnWidth(1)  # no sideways scroll
+        finally:
+            dialog.reject()
+            window.dialogs = ScriptedDialogs()
+
+    QTimer.singleShot(0, inspect)
+    (action,) = [a for a in window.menuBar().actions() if a.text() == "&Help"][0].menu().actions()
+    action.trigger()
+    assert seen and [tuple(row) for row in seen[0]] == list(SHORTCUTS)
+    assert ("Zoom at the cursor", "Wheel") in SHORTCUTS
