@@ -12,7 +12,7 @@ import torch
 from pconv_studio.editing import mask_ops
 from pconv_studio.engine import Inpainter, ResolutionConfig
 from pconv_studio.engine.inpainter import Region, network_hole, network_size
-from pconv_studio.model import propagate_masks
+from pconv_studio.model import propagate_masks, propagate_ratios
 from tests.support import TINY_CONFIG, gradient_image
 
 
@@ -111,9 +111,15 @@ def test_live_stages_match_propagate_masks_cropped_to_the_photo():
     assert stack.region == Region(0, 0, 100, 130) and stack.network_size == (100, 130)
     reference = propagate_masks(torch.from_numpy((~hole).astype(np.float32)), TINY_CONFIG)
     assert [s.stride for s in stack.stages] == [2, 4, 8, 16, 8, 4, 2, 1]
-    for stage, padded in zip(stack.stages, reference):
+    ratios = propagate_ratios(torch.from_numpy((~hole).astype(np.float32)), TINY_CONFIG)
+    largest = 1.0
+    for stage, padded, ratio in zip(stack.stages, reference, ratios):
         rows, columns = -(-100 // stage.stride), -(-130 // stage.stride)
         np.testing.assert_array_equal(stage.hole, padded[0, 0, :rows, :columns].numpy() == 0)
+        np.testing.assert_array_equal(stage.scaling, ratio[0, 0, :rows, :columns].numpy())
+        np.testing.assert_array_equal(stage.scaling == 0, stage.hole)  # no valid input exactly where still hole
+        largest = max(largest, float(ratio[0, 0, :rows, :columns].max()))
+    assert stack.max_scaling == largest > 1
     assert stack.stages[0].hole_percent > 5 and stack.first_clear_index is not None
     overlay = stack.photo_mask(1)
     rows, columns = np.mgrid[0:100, 0:130]
@@ -127,7 +133,7 @@ def test_stages_of_a_scaled_crop_match_what_the_network_computed(tiny_weights):
     hole[100:180, 200:500] = True
     resolution = ResolutionConfig(working_size=256)
     result = Inpainter(tiny_weights, device="cpu", resolution=resolution).inpaint(pixels, hole)
-    from_network = mask_ops.stages_from_result(result, TINY_CONFIG)
+    from_network = mask_ops.stages_from_result(result, TINY_CONFIG, hole)
     predicted = mask_ops.propagated_stages(hole, TINY_CONFIG, resolution)
     assert from_network.from_network and not predicted.from_network
     assert from_network.region == predicted.region == mask_ops.staged_region(hole, resolution)
@@ -136,6 +142,7 @@ def test_stages_of_a_scaled_crop_match_what_the_network_computed(tiny_weights):
     assert predicted.network_size == (round(region.height * 256 / region.width), 256)
     for computed, geometric in zip(from_network.stages, predicted.stages):
         np.testing.assert_array_equal(computed.hole, geometric.hole)
+        np.testing.assert_array_equal(computed.scaling, geometric.scaling)
     assert from_network.photo_mask(0).shape == (region.height, region.width)
 
 

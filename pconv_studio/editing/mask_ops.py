@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..model import UNetConfig, layer_specs, propagate_masks
+from ..model import UNetConfig, layer_specs, propagate_masks, propagate_ratios
 from ..engine.inpainter import (
     InpaintResult, Region, ResolutionConfig, largest_region, network_hole, network_size, plan_regions,
 )
@@ -178,6 +178,7 @@ class StageMask:
     name: str
     hole: np.ndarray  # bool, True = hole
     stride: int  # network input pixels per pixel of this map
+    scaling: np.ndarray  # float32, same shape: the layer's ratio sum(1)/sum(M) here; 0 where no valid input fed it
 
     @property
     def hole_percent(self) -> float:
@@ -192,6 +193,12 @@ class StageStack:
     region: Region  # the crop, in photo pixels
     network_size: tuple[int, int]  # (height, width) of the crop as the network sees it, before padding
     from_network: bool  # True: the masks a fill computed; False: predicted from the geometry while painting
+
+    @property
+    def max_scaling(self) -> float:
+        """The largest ratio sum(1)/sum(M) of any layer (1 when nothing is re-weighted): the top of the panel's
+        colour scale."""
+        return max(1.0, *(float(stage.scaling.max(initial=0.0)) for stage in self.stages))
 
     @property
     def first_clear_index(self) -> int | None:
@@ -229,12 +236,17 @@ def _strides(config: UNetConfig) -> list[int]:
     return strides
 
 
-def _stack(names: Sequence[str], holes: Sequence[np.ndarray], config: UNetConfig, region: Region,
-           size: tuple[int, int], from_network: bool) -> StageStack:
+def _stack(names: Sequence[str], holes: Sequence[np.ndarray], network_input: np.ndarray, config: UNetConfig,
+           region: Region, from_network: bool) -> StageStack:
+    """`holes` in the network's padded frame; `network_input` is the hole the network was (or would be) fed, at
+    its input size before padding, from which every layer's scaling ratio is computed."""
+    size = network_input.shape
+    ratios = propagate_ratios(torch.from_numpy((~network_input).astype(np.float32)), config)
     stages = []
-    for name, hole, stride in zip(names, holes, _strides(config)):
+    for name, hole, ratio, stride in zip(names, holes, ratios, _strides(config)):
         rows, columns = -(-size[0] // stride), -(-size[1] // stride)
-        stages.append(StageMask(name, np.ascontiguousarray(hole[:rows, :columns]), stride))
+        stages.append(StageMask(name, np.ascontiguousarray(hole[:rows, :columns]), stride,
+                                np.ascontiguousarray(ratio[0, 0, :rows, :columns].numpy())))
     return StageStack(tuple(stages), region, size, from_network)
 
 
@@ -247,12 +259,14 @@ def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: Resoluti
     valid = torch.from_numpy((~small).astype(np.float32))
     maps = [(stage[0, 0] == 0).numpy() for stage in propagate_masks(valid, config)]
     names = [spec.name for spec in layer_specs(config)]
-    return _stack(names, maps, config, region, small.shape, from_network=False)
+    return _stack(names, maps, small, config, region, from_network=False)
 
 
-def stages_from_result(result: InpaintResult, config: UNetConfig) -> StageStack | None:
-    """The stages a fill computed, for its largest region."""
+def stages_from_result(result: InpaintResult, config: UNetConfig, hole: np.ndarray) -> StageStack | None:
+    """The stages a fill of `hole` (the photo's mask it was given) computed, for its largest region; the scaling
+    ratios come from the geometry, as the network's own do."""
     if result.stage_region is None or result.stage_input_size is None or not result.stage_masks:
         return None
-    return _stack(result.stage_names, result.stage_masks, config, result.stage_region, result.stage_input_size,
+    network_input = network_hole(hole[result.stage_region.window], result.stage_input_size)
+    return _stack(result.stage_names, result.stage_masks, network_input, config, result.stage_region,
                   from_network=True)

@@ -490,7 +490,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"Filled in {result.seconds:.2f} s. Keep painting and fill again, or undo (Ctrl+Z)." if applied
                 else "Nothing to fill.", 10_000)
-        stack = stages_from_result(result, self.inpaint.config)
+        stack = stages_from_result(result, self.inpaint.config, request.hole)
         self._showing_network_stages = stack is not None
         if stack is not None:
             self._show_stack(stack)

@@ -12,8 +12,9 @@ from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import QStyle
 
 from pconv_studio.engine import load_mask, save_image
-from pconv_studio.model import layer_specs, propagate_masks
-from pconv_studio.ui.stages_panel import THUMBNAIL, format_percent
+from pconv_studio.model import layer_specs, propagate_masks, propagate_ratios
+from pconv_studio.ui.image_convert import NO_INPUT_COLOUR, SCALING_COLOURS
+from pconv_studio.ui.stages_panel import THUMBNAIL_GAP, TILE, format_percent
 from tests.support import TINY_CONFIG, gradient_image
 from tests.ui.conftest import drag, wait_idle
 
@@ -187,11 +188,12 @@ def test_thumbnails_of_all_hole_maps_have_a_frame_and_the_play_button_draws_its_
     wait_idle(qtbot, window)
     panel = window.panel
     assert panel.stack.stages[0].hole_percent > 99
-    thumbnail = icon_pixels(panel.list.item(0).icon(), THUMBNAIL)  # 160x128 -> 80x64, centred: rows 8..71
+    thumbnail = icon_pixels(panel.list.item(0).icon(), TILE)  # 160x128 -> 80x64 at (1, 9), framed: rows 8..73
+    assert thumbnail.shape[:2] == (TILE, TILE) == (82, 82)
     frame = np.zeros(thumbnail.shape[:2], bool)
-    frame[8, :] = frame[71, :] = frame[8:72, 0] = frame[8:72, 79] = True
+    frame[8, :] = frame[73, :] = frame[8:74, 0] = frame[8:74, 81] = True
     np.testing.assert_array_equal(thumbnail[frame][:, :3], 128)  # mid grey: visible on a white panel
-    assert (thumbnail[12:68, 4:76, :3] == 255).all()  # the hole inside stays white
+    assert (thumbnail[12:70, 4:78, :3] == 255).all()  # the hole inside stays white
     style = panel.style()
     play, pause = (icon_pixels(style.standardIcon(p), 16) for p in (QStyle.StandardPixmap.SP_MediaPlay,
                                                                        QStyle.StandardPixmap.SP_MediaPause))
@@ -202,3 +204,39 @@ def test_thumbnails_of_all_hole_maps_have_a_frame_and_the_play_button_draws_its_
     np.testing.assert_array_equal(icon_pixels(panel.play_button.icon(), 16), pause)
     panel.play_button.click()
     np.testing.assert_array_equal(icon_pixels(panel.play_button.icon(), 16), play)
+
+
+def test_the_scaling_heat_maps_sit_next_to_the_masks_with_their_colour_scale(window, qtbot):
+    """enc1 of the 128x160 photo is a 64x80 map: in its thumbnail one cell is one pixel (rows 9..72, columns
+    1..80 of the framed 82 px tile)."""
+    hole = paint_blob(window)
+    wait_idle(qtbot, window)
+    panel = window.panel
+    assert not panel.scale_row.isVisible()
+    qtbot.mouseClick(panel.scaling_toggle, Qt.MouseButton.LeftButton)
+    assert panel.scaling_toggle.isChecked() and panel.scale_row.isVisible()
+    stack = panel.stack
+    stage = stack.stages[0]
+    valid = torch.from_numpy((~hole).astype(np.float32))
+    np.testing.assert_array_equal(stage.scaling, propagate_ratios(valid, TINY_CONFIG)[0][0, 0].numpy())
+    icon = icon_pixels(panel.list.item(0).icon(), 2 * TILE + THUMBNAIL_GAP)
+    assert icon.shape[:2] == (TILE, 2 * TILE + THUMBNAIL_GAP)
+    mask_half, heat_half = icon[9:73, 1:81], icon[9:73, TILE + THUMBNAIL_GAP + 1:TILE + THUMBNAIL_GAP + 81]
+    np.testing.assert_array_equal(mask_half[..., 0] == 255, stage.hole)  # the mask, as before
+    # the heat map against a float64 formula: black at 1, blue-grey at 0, the ramp along log(ratio) / log(top)
+    top = stack.max_scaling
+    position = np.log(np.maximum(stage.scaling.astype(np.float64), 1.0)) / np.log(top)
+    anchors = [a for a, _ in SCALING_COLOURS]
+    expected = np.stack([np.interp(position, anchors, [c[i] for _, c in SCALING_COLOURS]) for i in range(3)], -1)
+    expected[stage.scaling == 1] = 0
+    expected[stage.scaling == 0] = NO_INPUT_COLOUR
+    np.testing.assert_allclose(heat_half[..., :3], expected, atol=0.5)
+    assert (heat_half[0, :, :3] != 0).any(axis=1).all()  # the top border is re-weighted: never black
+    rim = (stage.scaling > 1) & (stage.scaling < top)
+    assert rim.sum() > 50  # the hole's rim and the border light up
+    assert panel.scale_low.text() == "1×" and panel.scale_high.text() == f"{top:.3g}×"
+    bar = panel.scale_bar.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    assert bar.pixelColor(0, 5).getRgb()[:3] == (0, 0, 0) and bar.pixelColor(1, 5).getRgb()[:3] != (0, 0, 0)
+    assert bar.pixelColor(bar.width() - 1, 5).getRgb()[:3] == SCALING_COLOURS[-1][1]
+    qtbot.mouseClick(panel.scaling_toggle, Qt.MouseButton.LeftButton)
+    assert icon_pixels(panel.list.item(0).icon(), TILE).shape[:2] == (TILE, TILE)
