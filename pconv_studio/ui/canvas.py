@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent,
+    QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QPaintEvent, QResizeEvent, QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
@@ -124,6 +124,7 @@ class CanvasView(QGraphicsView):
         self._drag_points: list[QPointF] = []
         self._cursor_pos: QPointF | None = None
         self._fitting = True  # keep the photo fitted to the window until the user zooms
+        self._brush_on_screen: float | None = None  # the brush's size on screen to restore once the view is shown
 
     @staticmethod
     def _cosmetic_pen(colour: QColor, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
@@ -154,7 +155,16 @@ class CanvasView(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, document.width, document.height))
         self._unsubscribe = document.subscribe(self._on_document_changed)
         self.fit()
-        self.set_brush_size(round(brush_on_screen / self.zoom))
+        self._brush_on_screen = brush_on_screen
+        if self.isVisible():
+            self._keep_brush_on_screen()
+        # else: opened before the window first shows (start-up): the brush waits for the first paint, when the
+        # view has its size and the photo its fit
+
+    def _keep_brush_on_screen(self) -> None:
+        if self._brush_on_screen is not None:
+            self.set_brush_size(round(self._brush_on_screen / self.zoom))
+            self._brush_on_screen = None
 
     def _on_document_changed(self, change: Change) -> None:
         document = self.document
@@ -249,6 +259,10 @@ class CanvasView(QGraphicsView):
         view, keeps the point under the cursor (Qt would centre a photo smaller than the view instead)."""
         horizontal, vertical = self.viewport().width() / self.zoom, self.viewport().height() / self.zoom
         self.setSceneRect(self.scene().sceneRect().adjusted(-horizontal, -vertical, horizontal, vertical))
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self._keep_brush_on_screen()  # the first paint: the view has its final size and the photo its fit
+        super().paintEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)  # keeps the view's centre (the resize anchor)

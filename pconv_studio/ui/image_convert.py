@@ -10,9 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 
 __all__ = [
-    "NO_INPUT_COLOUR", "SCALING_COLOURS", "UNSCALED_COLOUR", "display_bytes", "display_image", "mask_image", "mask_thumbnail",
-    "pixels_to_qimage", "qimage_to_pixels", "scaling_colours", "scaling_scale_bar", "scaling_thumbnail",
-    "write_display",
+    "NO_INPUT_COLOUR", "SCALING_COLOURS", "UNSCALED_COLOUR", "display_bytes", "display_image", "mask_image",
+    "mask_thumbnail", "pixels_to_qimage", "qimage_to_pixels", "scaling_colours", "scaling_scale_bar",
+    "scaling_thumbnail", "write_display",
 ]
 
 

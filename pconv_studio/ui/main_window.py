@@ -137,8 +137,13 @@ class MainWindow(QMainWindow):
         geometry, state = settings.window_layout()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        else:  # 1400x900, or nine tenths of a smaller screen
+            screen = QGuiApplication.primaryScreen()
+            available = screen.availableGeometry().size() if screen is not None else None
+            width, height = 1400, 900
+            if available is not None:
+                width, height = min(width, available.width() * 9 // 10), min(height, available.height() * 9 // 10)
+            self.resize(width, height)
         if state is not None:
             self.restoreState(state)
         else:
@@ -433,6 +438,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_engine_ready(self, model_name: str, device: str) -> None:
+        log.info("model %s ready on %s", model_name, device)
         self.model_label.setText(f"model: {model_name}")
         self.device_label.setText(device)
         self.propagation.set_geometry(self.inpaint.config, self.inpaint.resolution)
@@ -507,6 +513,11 @@ class MainWindow(QMainWindow):
 
     def _show_stack(self, stack: StageStack | None) -> None:
         self.panel.show_stack(stack)
+        if stack is None:
+            log.info("panel: no hole")
+        else:
+            log.info("panel: %s stages, hole per layer %s", "network" if stack.from_network else "predicted",
+                     " ".join(f"{stage.hole_percent:.3f}" for stage in stack.stages))
         self.stagesShown.emit(stack)
 
     @Slot(int)

@@ -89,10 +89,13 @@ def test_the_first_frame_already_shows_the_photo(qtbot, tiny_weights: Path, tmp_
             super().__init__()
             self.documents: list[bool] = []
             self.shown: list[bool] = []
+            self.brush_on_screen: list[float] = []
 
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
             if event.type() == QEvent.Type.Paint and isinstance(watched.parent(), CanvasView):
-                self.documents.append(watched.parent().document is not None)
+                canvas = watched.parent()
+                self.documents.append(canvas.document is not None)
+                self.brush_on_screen.append(canvas.brush_size * canvas.zoom)
             elif event.type() == QEvent.Type.Show and isinstance(watched, MainWindow):
                 self.shown.append(watched.document is not None)
             return False
@@ -107,3 +110,6 @@ def test_the_first_frame_already_shows_the_photo(qtbot, tiny_weights: Path, tmp_
         QApplication.instance().removeEventFilter(spy)
     assert code == 0 and shot.is_file()
     assert spy.shown == [True] and spy.documents and spy.documents[0], (spy.shown, spy.documents)
+    # the default brush is 40 px on screen, also when the photo was fitted before the window had its size (the
+    # filter sees a paint before the canvas handles it: the size is set on the first paint, seen on the next)
+    assert abs(spy.brush_on_screen[-1] - 40) <= spy.brush_on_screen[-1] / 40 + 1, spy.brush_on_screen
