@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pconv_studio.engine import Inpainter, ResolutionConfig
-from pconv_studio.engine.detail import _window, transfer_detail
+from pconv_studio.engine.detail import DetailConfig, _window, transfer_detail
 from pconv_studio.engine.inpainter import describe_fills
 from pconv_studio.errors import InputError
 from pconv_studio.model import PConvUNet, network_reach
@@ -164,10 +164,10 @@ def test_no_band_inside_the_hole_edge_at_any_scale(shipped, kind, factor):
     assert abs(seam_offset(result.pixels, hole)) <= 1.5
 
 
-def test_overlap_add_window_sums_to_one():
+def test_overlap_add_window_keeps_constant_power():
     for length in (2, 5, 16):
         window = _window(length)
-        np.testing.assert_allclose(window[:length] + window[length:], 1.0, atol=1e-12)
+        np.testing.assert_allclose(window[:length] ** 2 + window[length:] ** 2, 1.0, atol=1e-12)
 
 
 def _striped_photo(size: int = 256) -> np.ndarray:
@@ -188,7 +188,7 @@ def test_detail_transfer_brings_back_the_texture_a_coarse_fill_lacks():
     coarse_small = cv2.resize(truth, small_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     coarse = cv2.resize(cv2.resize(truth, small_size, interpolation=cv2.INTER_AREA), truth.shape[1::-1],
                         interpolation=cv2.INTER_CUBIC)  # the best a coarse fill can do: the truth, scaled
-    detail = transfer_detail(truth, ~hole, coarse_small, hole)
+    detail = transfer_detail(truth, ~hole, coarse_small, hole, DetailConfig(cell=4, strength=1.0))
     assert not detail[~hole].any()
     restored = np.where(hole[..., None], np.clip(coarse + detail + 0.5, 0, 255).astype(np.uint8), truth)
     plain = np.where(hole[..., None], coarse, truth)
@@ -204,9 +204,11 @@ def test_detail_transfer_never_reads_the_hole_and_repeats_exactly():
     coarse_small = cv2.resize(truth, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     garbage = truth.copy()
     garbage[hole] = np.random.default_rng(5).integers(0, 256, (int(hole.sum()), 3))
-    first = transfer_detail(truth, ~hole, coarse_small, hole)
-    np.testing.assert_array_equal(transfer_detail(garbage, ~hole, coarse_small, hole), first)
-    np.testing.assert_array_equal(transfer_detail(truth, ~hole, coarse_small, hole), first)
+    config = DetailConfig(cell=4)  # blocks small enough for this small photo to have known ones
+    first = transfer_detail(truth, ~hole, coarse_small, hole, config)
+    assert np.abs(first[hole]).mean() > 1.0
+    np.testing.assert_array_equal(transfer_detail(garbage, ~hole, coarse_small, hole, config), first)
+    np.testing.assert_array_equal(transfer_detail(truth, ~hole, coarse_small, hole, config), first)
 
 
 def test_tiles_cover_every_pixel_to_fill_once_on_the_grid():

@@ -1,4 +1,5 @@
-"""`pconv-studio evaluate`: the model against classical inpainting on a folder of photos, per hole-ratio bin."""
+"""`pconv-studio evaluate`: the model against classical inpainting on a folder of photos, per hole-ratio bin;
+with `--full-resolution`, at each photo's own size with the holes a retoucher paints (`evaluate_fullres`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..training.evaluation import (
     load_evaluation_photos, patchmatch_available, plot_report,
 )
 from ..errors import InputError
+from . import evaluate_fullres
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +28,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "and with classical methods; print PSNR, SSIM and hole L1 per bin and method, and write them as Markdown "
         "and a PNG chart. Same photos and seed: same numbers.",
     )
-    parser.add_argument("photos", type=Path, help="folder of photos (resized and centre-cropped to --size)")
+    parser.add_argument("photos", type=Path, help="folder of photos (resized and centre-cropped to --size, or used "
+                        "as they are with --full-resolution)")
     parser.add_argument("--weights", type=Path, help="weights file for 'model' (default: the shipped model)")
     parser.add_argument(
         "--methods",
         help=f"comma-separated, from model, {', '.join(CLASSICAL_METHODS)} (default: {','.join(DEFAULT_METHODS)}, "
         "without patchmatch when pypatchmatch is missing; fsr-fast is slow, about 2 s per 256 px image)",
     )
-    parser.add_argument("--size", type=int, default=256, help="square side in px (default %(default)s)")
+    parser.add_argument("--size", type=int,
+                        help=f"square side in px (default {EvaluationConfig.size}; not with --full-resolution)")
     parser.add_argument("--max-images", type=int, help="use only the first N photos (by name)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the masks (default %(default)s)")
     parser.add_argument("--device", default="auto", help="for the model: auto, cuda, cuda:N, mps or cpu")
     parser.add_argument("--out", type=Path, default=Path("evaluation"),
                         help="folder for evaluation.md and evaluation.png (default %(default)s)")
-    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (or the crop figure)")
+    evaluate_fullres.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -60,8 +65,11 @@ def _method_names(text: str | None) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.max_images is not None and args.max_images < 1:
         raise InputError("--max-images must be at least 1")
+    if args.full_resolution:
+        return evaluate_fullres.run(args)
+    evaluate_fullres.refuse_options(args)
     try:
-        config = EvaluationConfig(size=args.size, seed=args.seed)
+        config = EvaluationConfig(seed=args.seed, **({} if args.size is None else {"size": args.size}))
     except ValueError as error:
         raise InputError(str(error)) from error
     names = _method_names(args.methods)

@@ -31,10 +31,12 @@ _EXIF = ("PNG", "JPEG", "WebP")
 
 @dataclass(frozen=True)
 class SaveOptions:
-    """`jpeg_quality` 1-100 for JPEG; `webp_quality` 1-100 makes WebP lossy, None (the default) lossless."""
+    """`jpeg_quality` 1-100 for JPEG; `webp_quality` 1-100 makes WebP lossy, None (the default) lossless;
+    `png_compression` zlib's level 0-9 for PNG (None: OpenCV's default)."""
 
     jpeg_quality: int = 95
     webp_quality: int | None = None
+    png_compression: int | None = None
 
     def __post_init__(self) -> None:
         for name, value in (("JPEG quality", self.jpeg_quality), ("WebP quality", self.webp_quality)):
@@ -108,7 +110,7 @@ def encode_image(suffix: str, pixels: np.ndarray, info: ImageInfo, options: Save
             elif image_format in ("JPEG", "WebP"):
                 data = _pillow(image_format, pixels, info, options, notices)
             else:
-                data = _opencv(suffix, pixels, info if image_format == "PNG" else None)
+                data = _opencv(suffix, pixels, info if image_format == "PNG" else None, options.png_compression)
         except ImageIOError:
             raise
         except Exception as error:  # encoders fail in open-ended ways; each is one clear sentence
@@ -128,8 +130,10 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
 
 
-def _opencv(suffix: str, pixels: np.ndarray, png_info: ImageInfo | None) -> bytes:
-    ok, encoded = cv2.imencode(suffix, _bgr(pixels))
+def _opencv(suffix: str, pixels: np.ndarray, png_info: ImageInfo | None, png_compression: int | None) -> bytes:
+    parameters = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if suffix == ".png" and png_compression is not None \
+        else []
+    ok, encoded = cv2.imencode(suffix, _bgr(pixels), parameters)
     if not ok:
         raise ImageIOError(f"could not encode the image as {suffix}")
     data = encoded.tobytes()

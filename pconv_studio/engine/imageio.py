@@ -26,8 +26,8 @@ from .image_encode import SUPPORTED_SUFFIXES, SaveOptions, check_encodable, eigh
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "ImageInfo", "MaskFile", "SaveOptions", "check_mask_matches", "check_output_path",
-    "eight_bit", "hole_from_mask_pixels", "image_files", "load_image", "load_mask", "read_image", "read_mask",
-    "save_image", "save_mask",
+    "eight_bit", "hole_from_mask_pixels", "image_files", "is_lossy", "load_image", "load_mask", "read_image",
+    "read_mask", "save_image", "save_mask", "write_atomically",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,13 @@ def check_writable_folder(folder: Path, purpose: Path | None = None) -> None:
     os.unlink(probe)
 
 
+def is_lossy(path: str | Path, webp_quality: int | None = None) -> bool:
+    """True when saving to `path` re-encodes the whole photo with loss, so pixels outside the hole change too:
+    JPEG always, WebP when a lossy `webp_quality` is asked for (`save_image` writes WebP losslessly otherwise)."""
+    suffix = Path(path).suffix.lower()
+    return suffix in (".jpg", ".jpeg") or (suffix == ".webp" and webp_quality is not None)
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -108,14 +115,24 @@ def _current_umask() -> int:
 
 def save_image(
     path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95, info: ImageInfo | None = None,
-    webp_quality: int | None = None,
+    webp_quality: int | None = None, png_compression: int | None = None,
 ) -> list[str]:
     """Encode by the suffix (with the source file's `info`: profile, EXIF, alpha kind) and write atomically
-    (temporary file in the same folder, then rename). Returns the notices about what the format could not keep.
-    WebP is lossless unless `webp_quality` (1-100) is given. Raises `ImageIOError`."""
+    (`write_atomically`). Returns the notices about what the format could not keep. WebP is lossless unless
+    `webp_quality` (1-100) is given; `png_compression` is zlib's level 0-9 for PNG (None: OpenCV's default, fast
+    and large; 9 makes a figure of photo crops about 2.5 times smaller). Raises `ImageIOError`."""
     path = Path(path)
     encoded, notices = encode_image(path.suffix.lower(), pixels, info or ImageInfo(),
-                                    SaveOptions(jpeg_quality, webp_quality))
+                                    SaveOptions(jpeg_quality, webp_quality, png_compression))
+    write_atomically(path, encoded)
+    return notices
+
+
+def write_atomically(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temporary file in the same folder, then rename it to `path`: a reader sees the old file
+    or the whole new one, never a part. The file gets the usual mode (0666 less the umask); errors are
+    `ImageIOError`."""
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ImageIOError(f"cannot write {path}: folder {folder} does not exist")
@@ -125,13 +142,12 @@ def save_image(
         raise ImageIOError(f"cannot write in {folder}: {error.strerror or error}") from error
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded)
+            stream.write(data)
         os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; a saved photo gets the usual mode
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
         raise ImageIOError(f"cannot write {path}: {error.strerror or error}") from error
-    return notices
 
 
 @dataclass(frozen=True)

@@ -359,13 +359,14 @@ class Inpainter:
         values, stages, size, coarse = self._crop_pass(pixels[window], crop_hole, owned, region, resolution)
         band = min(reach, resolution.edge_band)
         inner = owned & (distance > band)
-        if resolution.detail_transfer:
-            report(0.05, "detail from the photo")
-            values = _with_detail(pixels[window], ~crop_hole, coarse, values, inner)
         _paste(target[window], values, inner)
         tiles, _ = self._tiled_pass(pixels, hole, owned & ~inner, region, resolution, target, report,
                                     known=(values, inner))
         _cross_fade(target[window], values, owned, distance, band)
+        if resolution.detail_transfer:
+            report(0.95, "detail from the photo")
+            filled = target[window][..., :3] if target.ndim == 3 else target[window]
+            _paste(target[window], _with_detail(pixels[window], ~crop_hole, coarse, filled, owned), owned)
         return GroupFill(region, "two scales", scale, tiles), (stages, region, size)
 
     def _crop_pass(
@@ -532,8 +533,8 @@ def _cross_fade(target: np.ndarray, coarse: np.ndarray, owned: np.ndarray, dista
 def _with_detail(
     photo: np.ndarray, known: np.ndarray, coarse: np.ndarray, values: np.ndarray, where: np.ndarray
 ) -> np.ndarray:
-    """`values` (the scaled-up coarse fill, the photo's dtype and colour layout) with the photo's own high
-    frequencies added at `where` (`detail.transfer_detail`), rounded and clipped to the dtype."""
+    """`values` (a fill in the photo's dtype and colour layout) with the photo's own high frequencies added at
+    `where` (`detail.transfer_detail`, attention from the `coarse` network-sized composite), rounded and clipped."""
     colour = photo[..., :3] if photo.ndim == 3 else photo
     coarse = coarse if colour.ndim == 3 else coarse.mean(axis=2, keepdims=True)
     detail = transfer_detail(np.ascontiguousarray(colour), known, coarse, where).reshape(values.shape)

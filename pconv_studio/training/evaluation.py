@@ -34,7 +34,7 @@ __all__ = [
     "Method", "EvaluationConfig", "MethodScore", "EvaluationReport", "CLASSICAL_METHODS", "DEFAULT_METHODS",
     "as_rgb8", "list_photos", "load_photos", "load_evaluation_photos", "resize_short_side",
     "centre_crop",
-    "evaluation_masks", "classical_method", "patchmatch_available", "build_methods", "evaluate",
+    "evaluation_masks", "classical_method", "patchmatch_available", "refused_fill", "build_methods", "evaluate",
     "format_markdown", "plot_report",
 ]
 
@@ -179,16 +179,21 @@ def classical_method(name: str, seed: int = 0) -> Method:
     raise InputError(f"unknown method {name!r}: choose from model, {', '.join(CLASSICAL_METHODS)}")
 
 
+def refused_fill(image: np.ndarray, hole: np.ndarray, error: InputError) -> np.ndarray:
+    """What a hole the engine refused to fill (`InputError`: the network cannot close it) is scored as: the known
+    pixels' mean colour, with a warning, so one refusal does not end a run."""
+    log.warning("the model refused a %.0f%% hole (%s): scored as a mean-colour fill", 100 * hole.mean(), error)
+    return np.where(hole[..., None], image[~hole].mean(axis=0).round().astype(image.dtype), image)
+
+
 def _model_method(inpainter: Inpainter) -> Method:
-    """The engine as a method. A hole the network cannot close is refused by the engine (`InputError`); it is
-    scored as a fill with the known pixels' mean colour, with a warning, so one refusal does not end a run."""
+    """The engine as a method; a refused hole is scored as `refused_fill`."""
 
     def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         try:
             return inpainter.inpaint(image, hole).pixels
         except InputError as error:
-            log.warning("the model refused a %.0f%% hole (%s): scored as a mean-colour fill", 100 * hole.mean(), error)
-            return np.where(hole[..., None], image[~hole].mean(axis=0).round().astype(image.dtype), image)
+            return refused_fill(image, hole, error)
 
     return fill
 
