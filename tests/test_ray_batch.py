@@ -104,6 +104,14 @@ def test_ray_writes_the_sequential_files_with_one_model_load_per_actor(capfd, tm
     assert str(os.getpid()) not in loaded_in  # the driver loaded no model
 
 
+def test_a_model_the_workers_cannot_load_is_one_error_line(capfd, tmp_path, ray_cluster, photos):
+    images, mask = photos
+    code, err = _run(capfd, "inpaint", "--images", images, "--mask", mask, "--output", tmp_path / "out",
+                     "--weights", tmp_path / "missing.safetensors", "--device", "cpu", "--ray")
+    assert code == 2
+    assert _errors(err) == [f"pconv-studio: error: weights file not found: {tmp_path / 'missing.safetensors'}"]
+
+
 def test_without_ray_installed_the_option_says_how_to_get_it(capfd, tmp_path, tiny_weights, photos, monkeypatch):
     images, mask = photos
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError

@@ -52,13 +52,21 @@ class FillWorker:
 
     def __init__(self, settings: FillSettings) -> None:
         global _models_loaded
-        self._inpainter = open_inpainter(settings)
-        _models_loaded += 1
         self._photos = 0
+        self._problem: PConvError | None = None
+        try:
+            self._inpainter = open_inpainter(settings)
+        except PConvError as error:  # raised again by `node`: a method's error reaches the driver as it is
+            self._problem = error
+            return
+        _models_loaded += 1
 
     def node(self) -> str:
+        """The node this actor runs on; raises the `PConvError` that kept it from loading the model."""
         import ray
 
+        if self._problem is not None:
+            raise self._problem
         return ray.get_runtime_context().get_node_id()
 
     def fill(self, inputs: JobInputs) -> InpaintResult:
@@ -121,7 +129,13 @@ def _run(ray: Any, jobs: list[Job], settings: FillSettings, options: SaveOptions
     if gpus:  # Ray shows each GPU actor only the GPU it was given, as cuda:0
         settings = replace(settings, device="cuda")
     actors = [ray.remote(FillWorker).options(max_restarts=3, **actor_options).remote(settings) for _ in range(count)]
-    nodes = ray.get([actor.node.remote() for actor in actors])  # also waits for every model to be loaded
+    try:
+        nodes = ray.get([actor.node.remote() for actor in actors])  # also waits for every model to be loaded
+    except ray.exceptions.RayTaskError as error:  # no model (weights missing or unusable, no such device)
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, PConvError):
+            raise cause from None
+        raise
     log.info("%d Ray workers on %s, %d photos in flight each", count, "GPUs" if gpus else "CPU slots", depth)
     read = ray.remote(num_cpus=0)(_read)
     write = ray.remote(num_cpus=0)(_write)
