@@ -16,9 +16,9 @@ from pconv_studio.engine.imageio import save_image
 from pconv_studio.model import PConvUNet, UNetConfig, load_weights
 from pconv_studio.training.adversarial import ADVERSARIAL_TERMS, AdversarialConfig, WeightAverage
 from pconv_studio.training.discriminator import PatchDiscriminator, diff_augment, hole_patch_labels, r1_penalty
-from pconv_studio.training.loop import TrainConfig, train
+from pconv_studio.training.loop import TrainConfig, read_checkpoint_config, train
 
-from .support import gradient_image
+from .support import gradient_image, make_weights
 
 TINY = UNetConfig(name="tiny", encoder_channels=(8, 16, 16), encoder_kernels=(3, 3, 3))
 
@@ -199,3 +199,19 @@ def test_adversarial_options_are_checked(photo_folder, tmp_path, capsys):
     assert main(["train", str(photo_folder), "--out", str(tmp_path / "o"), "--adversarial", "--augment", "zoom"]) == 2
     assert "unknown augmentations" in capsys.readouterr().err
 
+
+
+def test_cli_adversarial_options_reach_the_run(photo_folder, tmp_path, capsys):
+    init = make_weights(tmp_path / "init.safetensors", TINY)
+    out = tmp_path / "out"
+    code = main(["train", str(photo_folder), "--out", str(out), "--init", str(init), "--steps", "1",
+                 "--batch-size", "2", "--crop", "32", "--short-side", "40", "--mask-bank", "4", "--device", "cpu",
+                 "--precision", "fp32", "--tv-weight", "0.02", "--adversarial", "--disc-channels", "4,8",
+                 "--disc-lr", "1e-4", "--adv-ratio", "0.3", "--fm-ratio", "0", "--r1-gamma", "0.5", "--r1-every", "4",
+                 "--ema-decay", "0.9", "--augment", "translation"])
+    assert code == 0, capsys.readouterr().err
+    config = read_checkpoint_config(out / "checkpoint.pt")
+    assert config.tv_weight == 0.02
+    assert config.adversarial == AdversarialConfig(
+        discriminator_channels=(4, 8), discriminator_learning_rate=1e-4, adversarial_ratio=0.3,
+        feature_matching_ratio=0.0, r1_gamma=0.5, r1_every=4, ema_decay=0.9, augmentations=("translation",))

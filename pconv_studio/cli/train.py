@@ -97,8 +97,8 @@ def _add_adversarial_options(parser: argparse.ArgumentParser) -> None:
         "adversarial fine-tuning", "a spectrally normalised patch discriminator, feature matching, DiffAugment, "
         "lazy R1 and a weight average (the exported weights); see docs/training.md")
     group.add_argument("--adversarial", action="store_true", help="train adversarially (fine-tune with --init)")
-    group.add_argument("--disc-channels", metavar="C1,C2,...", help="widths of the discriminator's 5x5 stride-2 "
-                       "layers" + _adv_default("discriminator_channels"))
+    group.add_argument("--disc-channels", metavar="C1,C2,...", dest="discriminator_channels",
+                       help="widths of the discriminator's 5x5 stride-2 layers" + _adv_default("discriminator_channels"))
     group.add_argument("--disc-lr", metavar="LR", type=float, dest="discriminator_learning_rate",
                        help="discriminator learning rate" + _adv_default("discriminator_learning_rate"))
     group.add_argument("--adv-ratio", metavar="R", type=float, dest="adversarial_ratio",
