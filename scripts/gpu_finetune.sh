@@ -46,10 +46,13 @@ fi
 } 2>&1 | tee -a "$console"
 
 save_every=$(( budget / snapshots > 10 ? budget / snapshots : 10 ))
-# the recipe of the CPU run (docs/training.md): lr 1e-4 with the encoder's batch norm frozen throughout, TV 0.01,
-# adversarial gradient as large as the hole L1's, feature matching at half; EMA 0.999 suits ~10k steps
+# the CPU run's recipe (docs/training.md), corrected by what it showed: lr 1e-4 with the encoder's batch norm
+# frozen throughout, TV 0.01; the discriminator trains alone for 500 steps first (at chance level its calibrated
+# gradient only drifted the fills' colour), then the adversarial gradient is half the hole L1's and feature
+# matching's too; EMA 0.999 suits the ~10k steps of a lease
 recipe=(--adversarial --crop "$crop" --short-side 256 --batch-size "$batch" --steps 1000000 --finetune-fraction 1
-        --finetune-lr 1e-4 --tv-weight 0.01 --ema-decay 0.999 --save-every "$save_every" --checkpoint-every 1000000
+        --finetune-lr 1e-4 --tv-weight 0.01 --disc-warmup 500 --adv-ratio 0.5 --fm-ratio 0.5 --ema-decay 0.999
+        --save-every "$save_every" --checkpoint-every 1000000
         --keep-snapshots --log-every 25 --device "$device" --out "$run_dir" --checkpoint "$checkpoint_dir/checkpoint.pt")
 
 "$python" -m pconv_studio.cli.main -v train "$train_dir" --init weights/pconv_compact.safetensors \

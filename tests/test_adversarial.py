@@ -3,6 +3,7 @@ geometry, and a tiny run that logs the discriminator's accuracy and resumes bit 
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 from pathlib import Path
@@ -14,9 +15,10 @@ import torch
 from pconv_studio.cli.main import main
 from pconv_studio.engine.imageio import save_image
 from pconv_studio.model import PConvUNet, UNetConfig, load_weights
-from pconv_studio.training.adversarial import ADVERSARIAL_TERMS, AdversarialConfig, WeightAverage
+from pconv_studio.training.adversarial import ADVERSARIAL_TERMS, AdversarialConfig, AdversarialTraining, WeightAverage
+from pconv_studio.training.losses import InpaintingLoss
 from pconv_studio.training.discriminator import PatchDiscriminator, diff_augment, hole_patch_labels, r1_penalty
-from pconv_studio.training.loop import TrainConfig, read_checkpoint_config, train
+from pconv_studio.training.loop import TrainConfig, read_checkpoint_config, train, train_step
 
 from .support import gradient_image, make_weights
 
@@ -208,10 +210,32 @@ def test_cli_adversarial_options_reach_the_run(photo_folder, tmp_path, capsys):
                  "--batch-size", "2", "--crop", "32", "--short-side", "40", "--mask-bank", "4", "--device", "cpu",
                  "--precision", "fp32", "--tv-weight", "0.02", "--adversarial", "--disc-channels", "4,8",
                  "--disc-lr", "1e-4", "--adv-ratio", "0.3", "--fm-ratio", "0", "--r1-gamma", "0.5", "--r1-every", "4",
-                 "--ema-decay", "0.9", "--augment", "translation"])
+                 "--ema-decay", "0.9", "--augment", "translation", "--disc-warmup", "3"])
     assert code == 0, capsys.readouterr().err
     config = read_checkpoint_config(out / "checkpoint.pt")
     assert config.tv_weight == 0.02
     assert config.adversarial == AdversarialConfig(
         discriminator_channels=(4, 8), discriminator_learning_rate=1e-4, adversarial_ratio=0.3,
-        feature_matching_ratio=0.0, r1_gamma=0.5, r1_every=4, ema_decay=0.9, augmentations=("translation",))
+        feature_matching_ratio=0.0, r1_gamma=0.5, r1_every=4, ema_decay=0.9, augmentations=("translation",), warmup_steps=3)
+
+
+def test_during_the_warm_up_the_generator_takes_the_plain_reconstruction_step():
+    images = torch.from_numpy(gradient_image(32, 32)).permute(2, 0, 1).float().div(255).repeat(2, 1, 1, 1)
+    valid = torch.ones(2, 1, 32, 32)
+    valid[:, :, 6:20, 9:27] = 0
+    torch.manual_seed(0)
+    model = PConvUNet(TINY).train()
+    plain = copy.deepcopy(model)
+    criterion = InpaintingLoss(tv_weight=0.01)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    adversarial = AdversarialTraining(AdversarialConfig(discriminator_channels=(4, 8), warmup_steps=2), model,
+                                      torch.device("cpu"), seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    terms = adversarial.step(model, criterion, optimizer, scaler, images, valid, None, step=1)
+    assert terms["adversarial_weight"] == 0 and terms["feature_matching_weight"] == 0
+    assert 0.0 <= float(terms["d_fake_accuracy"]) <= 1.0  # the discriminator did train
+    train_step(plain, criterion, torch.optim.Adam(plain.parameters(), lr=1e-3), scaler, images, valid, None)
+    for (name, mine), theirs in zip(model.named_parameters(), plain.parameters()):
+        assert torch.equal(mine, theirs), name
+    after = adversarial.step(model, criterion, optimizer, scaler, images, valid, None, step=2)
+    assert after["adversarial_weight"] > 0

@@ -110,6 +110,9 @@ def _add_adversarial_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--r1-every", metavar="STEPS", type=int, help="lazy R1 interval" + _adv_default("r1_every"))
     group.add_argument("--ema-decay", metavar="D", type=float, help="per-step decay of the exported weight average"
                        + _adv_default("ema_decay"))
+    group.add_argument("--disc-warmup", metavar="STEPS", type=int, dest="warmup_steps",
+                       help="steps the discriminator trains alone before the generator sees it"
+                       + _adv_default("warmup_steps"))
     group.add_argument("--augment", metavar="A,B", dest="augmentations",
                        help="DiffAugment policy, from " + ", ".join(AUGMENTATIONS) + _adv_default("augmentations"))
 

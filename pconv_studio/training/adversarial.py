@@ -12,6 +12,9 @@ Each `AdversarialTraining.step`:
    every step: w = ratio * ||d(6 hole L1)/d output|| / ||d(term)/d output||, so each term sends the output a
    gradient of a fixed size relative to the hole L1's (the idea of Esser et al.'s adaptive weight, "Taming
    Transformers", CVPR 2021, eq. 7, measured at the output image rather than at a layer);
+   During the first `warmup_steps` both weights are 0: a discriminator at chance level sends a gradient of no
+   meaning, which the calibration would otherwise scale up to the hole L1's size (the CPU run darkened its fills
+   so: docs/training.md);
 4. the exponential moving average of the generator's weights moves: ema <- decay * ema + (1 - decay) * weights
    (batch-norm statistics copied), and the average is what gets exported.
 
@@ -51,6 +54,7 @@ class AdversarialConfig:
     r1_gamma: float = 0.1
     r1_every: int = 16  # steps between R1 penalties (lazy regularisation)
     ema_decay: float = 0.999  # per step; the exported weights are this average
+    warmup_steps: int = 0  # the discriminator trains alone this long: the generator sees no adversarial terms yet
     augmentations: tuple[str, ...] = AUGMENTATIONS
 
     def __post_init__(self) -> None:
@@ -60,6 +64,8 @@ class AdversarialConfig:
             raise ValueError("the discriminator needs at least one layer, each with a positive width")
         if self.discriminator_learning_rate <= 0 or self.r1_every < 1:
             raise ValueError("the discriminator's learning rate and the R1 interval must be positive")
+        if self.warmup_steps < 0:
+            raise ValueError("the discriminator's warm-up must be >= 0 steps")
         if min(self.adversarial_ratio, self.feature_matching_ratio, self.r1_gamma) < 0:
             raise ValueError("the adversarial and feature-matching ratios and R1's gamma must be >= 0")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -192,7 +198,7 @@ class AdversarialTraining:
         matching_norm = _grad_norm(feature_matching, output) if config.feature_matching_ratio > 0 else None
 
         def calibrated(ratio: float, norm: torch.Tensor | None) -> torch.Tensor:
-            if norm is None:
+            if norm is None or step < config.warmup_steps:
                 return reference.new_zeros(())
             return torch.where(norm > 0, ratio * reference / norm.clamp_min(1e-30), 0.0).clamp(max=_MAX_WEIGHT)
 
