@@ -386,10 +386,16 @@ def plot_report(report: EvaluationReport, path: Path) -> None:
         axis.set_xticks(positions, labels, fontsize=8)
         axis.set_xlabel("hole ratio")
     plane = axes[len(_TABLES)]
-    for index, method in enumerate(report.methods):
-        overall = report.score(method, None)
-        plane.scatter(overall.texture_distance, overall.psnr, color=f"C{index}", s=40, zorder=3)
-        plane.annotate(method, (overall.texture_distance, overall.psnr), textcoords="offset points", xytext=(5, 4),
+    points = [(report.score(m, None).texture_distance, report.score(m, None).psnr) for m in report.methods]
+    finite = [p for p in points if all(map(np.isfinite, p))] or [(0.0, 0.0)]
+    span = np.ptp(np.asarray(finite), axis=0) + 1e-9
+    placed: list[tuple[float, float]] = []
+    for index, (method, (texture, psnr_db)) in enumerate(zip(report.methods, points)):
+        plane.scatter(texture, psnr_db, color=f"C{index}", s=40, zorder=3)
+        # labels of points closer than 4% of the axes' spans are stacked downwards instead of overprinted
+        crowd = sum(abs(texture - x) < 0.04 * span[0] and abs(psnr_db - y) < 0.04 * span[1] for x, y in placed)
+        placed.append((texture, psnr_db))
+        plane.annotate(method, (texture, psnr_db), textcoords="offset points", xytext=(5, 4 - 10 * crowd),
                        fontsize=8)
     plane.set_title("Distortion vs texture, all bins (up and left is better)", fontsize=10)
     plane.set_xlabel("texture distance (lower is better)")
