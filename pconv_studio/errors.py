@@ -23,3 +23,7 @@ class DeviceError(PConvError):
 
 class CancelledError(PConvError):
     """The user cancelled a long-running job; nothing was changed."""
+
+
+class DamagedFileError(ImageIOError):
+    """An image file could only partly be read (cut short, or its data is broken)."""

@@ -7,9 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["data_folder", "default_weights_path", "DEFAULT_WEIGHTS_NAME"]
+__all__ = [
+    "DEFAULT_DETAILED_WEIGHTS_NAME", "DEFAULT_WEIGHTS_NAME", "data_folder", "default_weights_path",
+    "detailed_weights_path",
+]
 
 DEFAULT_WEIGHTS_NAME = "pconv_compact.safetensors"
+DETAILED_SUFFIX = "_detailed"  # NAME_detailed.safetensors is the detailed fine-tune of NAME.safetensors
+DEFAULT_DETAILED_WEIGHTS_NAME = DEFAULT_WEIGHTS_NAME.replace(".safetensors", f"{DETAILED_SUFFIX}.safetensors")
 
 
 def _candidates(name: str) -> list[Path]:
@@ -38,3 +43,10 @@ def data_folder(name: str) -> Path:
 def default_weights_path() -> Path:
     """The shipped model. It may not exist yet (before training): the engine says so."""
     return data_folder("weights") / DEFAULT_WEIGHTS_NAME
+
+
+def detailed_weights_path(faithful: Path) -> Path:
+    """The detailed model that belongs to the faithful model `faithful`: NAME_detailed.safetensors beside
+    NAME.safetensors (for the shipped model, DEFAULT_DETAILED_WEIGHTS_NAME). It may not exist: the engine says so."""
+    faithful = Path(faithful)
+    return faithful.with_name(f"{faithful.stem}{DETAILED_SUFFIX}{faithful.suffix}")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pconv_studio.cli.main import main
-from pconv_studio.engine import load_image, save_image, save_mask
+from pconv_studio.engine import Inpainter, load_image, save_image, save_mask
 
-from .support import gradient_image, make_weights
+from .support import blend_by_hand, gradient_image, make_detailed_weights, make_weights
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,37 @@ def test_python_dash_m_works_and_reports_usage_errors(tmp_path):
     )
     assert completed.returncode == 2
     assert "usage: pconv-studio inpaint IMAGE MASK -o OUT" in completed.stderr
+
+
+@pytest.fixture(scope="module")
+def detailed(weights, tmp_path_factory):
+    return make_detailed_weights(weights, tmp_path_factory.mktemp("detailed") / "detailed.safetensors")
+
+
+def test_detail_blends_the_two_models(capsys, tmp_path, photo, weights, detailed):
+    image, mask, pixels, hole = photo
+    output = tmp_path / "out.png"
+    code, err = _run(capsys, "inpaint", image, mask, "-o", output, "--weights", weights, "--detail", "0.5",
+                     "--detail-weights", detailed, "--precision", "fp32", "--device", "cpu")
+    assert code == 0, err
+    by_hand = Inpainter(blend_by_hand(weights, detailed, 0.5, tmp_path / "hand.safetensors"), device="cpu",
+                        precision="fp32")
+    np.testing.assert_array_equal(load_image(output), by_hand.inpaint(pixels, hole).pixels)
+    faithful = Inpainter(weights, device="cpu", precision="fp32").inpaint(pixels, hole).pixels
+    assert (load_image(output) != faithful).any()
+
+
+@pytest.mark.parametrize("case, message", [
+    (["--detail", "1.5"], "must lie between 0 (faithful) and 1 (detailed), not 1.5"),
+    (["--detail", "-0.1"], "not -0.1"),
+    (["--detail", "nan"], "not nan"),
+    (["--detail", "0.5"], "the detailed model is not installed (tiny_detailed.safetensors is missing from"),
+    (["--detail-weights", "missing.safetensors"], "missing.safetensors is missing from"),
+])
+def test_bad_detail_is_one_line_and_exit_2(capsys, tmp_path, photo, weights, case, message):
+    image, mask, _, _ = photo
+    before = {p.name for p in tmp_path.iterdir()}
+    code, err = _run(capsys, "inpaint", image, mask, "-o", tmp_path / "o.png", "--weights", weights, *case)
+    assert code == 2
+    assert message in _one_error_line(err)
+    assert {p.name for p in tmp_path.iterdir()} == before

@@ -81,6 +81,35 @@ def test_ssim_matches_a_brute_force_window_by_window_reference():
     assert ssim(first, second) == pytest.approx(np.mean(per_channel), abs=1e-10)
 
 
+def test_ssim_over_a_hole_averages_the_brute_force_windows_centred_on_it():
+    rng = np.random.default_rng(3)
+    first = rng.random((20, 23, 3))
+    second = np.clip(first + rng.normal(0, 0.2, first.shape), 0, 1)
+    where = rng.random((20, 23)) < 0.3
+    where[:5] = True  # centres closer than 5 px to the border have no 'valid' window: they must be skipped
+    offsets = np.arange(11) - 5
+    weights = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * 1.5**2))
+    weights /= weights.sum()
+    c1, c2 = 0.01**2, 0.03**2
+    per_channel = []
+    for channel in range(3):
+        values = []
+        for row, col in zip(*np.nonzero(where)):
+            if not (5 <= row < 20 - 5 and 5 <= col < 23 - 5):
+                continue
+            x = first[row - 5:row + 6, col - 5:col + 6, channel]
+            y = second[row - 5:row + 6, col - 5:col + 6, channel]
+            mx, my = (weights * x).sum(), (weights * y).sum()
+            vx, vy = (weights * (x - mx) ** 2).sum(), (weights * (y - my) ** 2).sum()
+            cov = (weights * (x - mx) * (y - my)).sum()
+            values.append((2 * mx * my + c1) * (2 * cov + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
+        per_channel.append(np.mean(values))
+    assert ssim(first, second, where) == pytest.approx(np.mean(per_channel), abs=1e-10)
+    border_only = np.zeros((20, 23), bool)
+    border_only[:5] = True
+    assert math.isnan(ssim(first, second, border_only))
+
+
 @pytest.mark.parametrize("name", ["telea", "navier-stokes", "fsr-fast", "patchmatch"])
 def test_classical_methods_fill_a_smooth_ramp_well_and_repeatably(name):
     if name == "patchmatch" and not patchmatch_available():

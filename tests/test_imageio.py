@@ -104,3 +104,12 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_png_compression_keeps_the_pixels_and_shrinks_the_file(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = np.repeat(rng.integers(0, 256, (64, 1, 3), dtype=np.uint8), 128, axis=1)  # rows of one colour each
+    save_image(tmp_path / "fast.png", pixels, png_compression=0)
+    save_image(tmp_path / "small.png", pixels, png_compression=9)
+    assert np.array_equal(load_image(tmp_path / "small.png"), pixels)
+    assert (tmp_path / "small.png").stat().st_size < (tmp_path / "fast.png").stat().st_size / 4

@@ -44,7 +44,11 @@ def test_outside_the_hole_is_bit_identical(inpainter, channels, dtype):
     assert pixels is not result.pixels
 
 
-def test_large_photo_is_filled_in_bounded_crops(inpainter, monkeypatch):
+@pytest.mark.parametrize("strategy, bound", [("scaled", 128), ("auto", 64 + 2 * 32)])
+def test_large_photo_is_filled_in_bounded_crops(tmp_path, monkeypatch, strategy, bound):
+    """Memory is bounded by the working size (scaled) or the tile's core plus its halo (auto), not the photo."""
+    inpainter = Inpainter(make_weights(tmp_path / "tiny.safetensors"), device="cpu", resolution=ResolutionConfig(
+        working_size=128, strategy=strategy, tile_size=64, tile_halo=32))
     seen_sizes = []
     original_forward = inpainter._forward
 
@@ -109,6 +113,10 @@ def test_pieces_of_one_large_painted_area_share_a_crop():
 
 def test_overlapping_crops_each_fill_their_own_hole(inpainter, monkeypatch):
     seen = []
+    pixels = gradient_image(300, 400)
+    hole = np.zeros((300, 400), bool)
+    hole[110:190, 180:280] = True  # large: a scaled crop
+    hole[140:150, 120:130] = True  # a spot beside it: a full-resolution crop of its own that overlaps the other
     original_forward = inpainter._forward
 
     def recording_forward(rgb, valid):
@@ -116,10 +124,6 @@ def test_overlapping_crops_each_fill_their_own_hole(inpainter, monkeypatch):
         return original_forward(rgb, valid)
 
     monkeypatch.setattr(inpainter, "_forward", recording_forward)
-    pixels = gradient_image(300, 400)
-    hole = np.zeros((300, 400), bool)
-    hole[60:240, 180:330] = True  # large: a scaled crop
-    hole[140:150, 120:130] = True  # a spot beside it: a full-resolution crop of its own that overlaps the other
     result = inpainter.inpaint(pixels, hole)
     assert len(result.regions) == 2 and result.regions[0].overlaps(result.regions[1])
     spot_crop = next(r for r in result.regions if (r.height, r.width) == (128, 128))

@@ -1,10 +1,14 @@
 """The irregular-mask generator: bins, determinism, border variety, and the GPU-side flips of the bank."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from pconv_studio.training.masks import HOLE_RATIO_BINS, MaskGenerator, augment_masks, build_mask_bank, random_mask
+from pconv_studio.training.masks import (
+    HOLE_RATIO_BINS, OBJECT_AREA, OBJECT_COUNT, RETOUCH_MASK_KINDS, WIRE_COUNT, WIRE_MIN_EXTENT, WIRE_WIDTH,
+    MaskGenerator, augment_masks, build_mask_bank, mask_rng, random_mask, retouch_mask,
+)
 
 
 @pytest.mark.parametrize("height, width", [(64, 64), (40, 72)])
@@ -60,3 +64,70 @@ def test_augment_masks_applies_the_eight_symmetries_like_numpy():
         if variant & 4:
             expected = expected.T
         assert np.array_equal(got, expected), variant
+
+
+# --- retouching masks: measured on the rasterised mask with OpenCV's own components, distances and thinning ------
+
+RETOUCH_SIZES = [(900, 1200), (1600, 2560), (3000, 2000)]
+
+
+def _components(mask: np.ndarray) -> list[np.ndarray]:
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    return [labels == label for label in range(1, count)]
+
+
+@pytest.mark.parametrize("height, width", RETOUCH_SIZES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_objects_are_a_few_separate_blobs_of_one_to_three_percent(height, width, seed):
+    mask = retouch_mask("objects", height, width, mask_rng(seed, 7))
+    blobs = _components(mask)
+    assert OBJECT_COUNT[0] <= len(blobs) <= OBJECT_COUNT[1]
+    for blob in blobs:
+        assert OBJECT_AREA[0] <= blob.mean() <= OBJECT_AREA[1], blob.mean()
+    # none touches the border, and no two merge even when grown by half the promised gap (1.5% of the short side)
+    assert not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+    distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    assert len(_components(distance <= 0.015 * min(height, width))) == len(blobs)
+
+
+def test_object_outlines_are_ragged_not_convex():
+    mask = retouch_mask("objects", 1600, 2560, mask_rng(3, 7))
+    for blob in _components(mask):
+        contours, _ = cv2.findContours(blob.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        hull = cv2.convexHull(contours[0])
+        assert blob.sum() < 0.95 * cv2.contourArea(hull)  # brush dabs leave notches a convex shape has not
+
+
+@pytest.mark.parametrize("height, width", RETOUCH_SIZES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wires_are_long_strokes_half_to_one_and_a_half_percent_of_the_short_side_wide(height, width, seed):
+    mask = retouch_mask("wires", height, width, mask_rng(seed, 8))
+    short = min(height, width)
+    wires = _components(mask)
+    assert WIRE_COUNT[0] <= len(wires) <= WIRE_COUNT[1]
+    for wire in wires:
+        # width at a skeleton pixel: a stripe k px wide puts its centre (k + 1) / 2 from the nearest outside pixel
+        distance = cv2.distanceTransform(wire.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        skeleton = cv2.ximgproc.thinning(wire.astype(np.uint8) * 255) > 0
+        widths = 2 * distance[skeleton & (distance > 0)] - 1
+        # 1 px of rasterisation either way; skeleton pixels at the frame's edge measure less, so take the median
+        assert WIRE_WIDTH[0] * short - 1 <= np.median(widths) <= WIRE_WIDTH[1] * short + 1, np.median(widths)
+        assert widths.max() <= WIRE_WIDTH[1] * short + 2.5  # round joints widen a bend by at most a pixel or so
+        rows, cols = np.nonzero(wire)
+        extent = max((cols.max() - cols.min() + 1) / width, (rows.max() - rows.min() + 1) / height)
+        assert extent >= WIRE_MIN_EXTENT
+
+
+@pytest.mark.parametrize("kind", RETOUCH_MASK_KINDS)
+def test_retouch_masks_repeat_for_a_seed_and_differ_across_seeds(kind):
+    first = retouch_mask(kind, 700, 1000, mask_rng(5, 1))
+    assert first.dtype == bool and first.shape == (700, 1000)
+    assert np.array_equal(first, retouch_mask(kind, 700, 1000, mask_rng(5, 1)))
+    assert not np.array_equal(first, retouch_mask(kind, 700, 1000, mask_rng(6, 1)))
+
+
+def test_retouch_masks_refuse_unknown_kinds_and_photos_too_small():
+    with pytest.raises(ValueError, match="scratches"):
+        retouch_mask("scratches", 500, 500, mask_rng(0))
+    with pytest.raises(ValueError, match="too small"):
+        retouch_mask("wires", 40, 60, mask_rng(0))

@@ -1,4 +1,5 @@
-"""`pconv-studio evaluate`: the model against classical inpainting on a folder of photos, per hole-ratio bin."""
+"""`pconv-studio evaluate`: the model against classical inpainting on a folder of photos, per hole-ratio bin;
+with `--full-resolution`, at each photo's own size with the holes a retoucher paints (`evaluate_fullres`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..training.evaluation import (
 )
 from ..training.sheet import FillSheet, sheet_cells
 from ..errors import InputError
+from . import evaluate_fullres
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "and method, and write them as Markdown and a PNG chart (with --sheet also a sheet of the fills at 100%). "
         "Same photos and seed: same numbers.",
     )
-    parser.add_argument("photos", type=Path, help="folder of photos (resized and centre-cropped to --size)")
+    parser.add_argument("photos", type=Path, help="folder of photos (resized and centre-cropped to --size, or used "
+                        "as they are with --full-resolution)")
     parser.add_argument("--weights", type=Path, help="weights file for 'model' (default: the shipped model)")
     parser.add_argument(
         "--methods",
@@ -42,13 +45,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="replace 'model' in --methods by model@T for each T (needs --detail-weights)")
     parser.add_argument("--sheet", action="store_true",
                         help="also write sheet.png: one fill per bin at 100%%, truth, hole and every method")
-    parser.add_argument("--size", type=int, default=256, help="square side in px (default %(default)s)")
+    parser.add_argument("--size", type=int,
+                        help=f"square side in px (default {EvaluationConfig.size}; not with --full-resolution)")
     parser.add_argument("--max-images", type=int, help="use only the first N photos (by name)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the masks (default %(default)s)")
     parser.add_argument("--device", default="auto", help="for the model: auto, cuda, cuda:N, mps or cpu")
     parser.add_argument("--out", type=Path, default=Path("evaluation"),
                         help="folder for evaluation.md and evaluation.png (default %(default)s)")
-    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (or the crop figure)")
+    evaluate_fullres.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -87,8 +92,16 @@ def _method_names(text: str | None, detail_values: list[float] | None = None) ->
 def run(args: argparse.Namespace) -> int:
     if args.max_images is not None and args.max_images < 1:
         raise InputError("--max-images must be at least 1")
+    if args.full_resolution:
+        blend_options = (("--detail-weights", args.detail_weights), ("--detail-values", args.detail_values),
+                         ("--sheet", args.sheet))
+        given = [name for name, value in blend_options if value]
+        if given:
+            raise InputError(f"{', '.join(given)} work on the fixed-size evaluation, not with --full-resolution")
+        return evaluate_fullres.run(args)
+    evaluate_fullres.refuse_options(args)
     try:
-        config = EvaluationConfig(size=args.size, seed=args.seed)
+        config = EvaluationConfig(seed=args.seed, **({} if args.size is None else {"size": args.size}))
     except ValueError as error:
         raise InputError(str(error)) from error
     detail_values = _detail_values(args.detail_values)

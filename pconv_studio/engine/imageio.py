@@ -1,9 +1,13 @@
-"""Image and mask files as real photos need them.
+"""Image and mask files as people have them: the one module that reads and writes them (CLI, app, evaluation).
 
-Conventions: pixels are numpy arrays in RGB(A) order (OpenCV's BGR stops at this module), HxW for grey, HxWx3 or
-HxWx4, dtype uint8 or uint16 as stored; EXIF orientation is applied on load; alpha and 16 bits survive a round
-trip. Hole masks are bool HxW, True = hole (in files: white / non-zero = hole). Writes are atomic: a temporary
-file in the same folder, then a rename, so a failed save never leaves half a file or touches the original.
+Conventions: pixels are numpy arrays in RGB(A) order (OpenCV's BGR stops at the codec modules), HxW for grey,
+HxWx3 or HxWx4, dtype uint8 or uint16 as stored (floats from float TIFFs); grey + alpha is held as RGBA with equal
+colour channels and written back as grey + alpha where the format has it. The file's orientation is applied once
+on reading; alpha (straight or premultiplied), bit depth, the ICC profile and EXIF (orientation reset to 1)
+survive a round trip where the output format holds them, and a notice says what it drops. Hole masks are bool HxW,
+True = hole (in files: white / non-zero = hole; for masks with transparency see `hole_from_mask_pixels`). Writes
+are atomic: a temporary file in the same folder, then a rename, so a failed save never leaves half a file or
+touches the original. What each format keeps is tabled in docs/files.md.
 """
 
 from __future__ import annotations
@@ -11,47 +15,22 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import ImageIOError, InputError
+from .image_decode import ImageInfo, decode_image
+from .image_encode import SUPPORTED_SUFFIXES, SaveOptions, check_encodable, eight_bit, encode_image
 
 __all__ = [
-    "SUPPORTED_SUFFIXES", "check_mask_matches", "eight_bit", "image_files", "load_image", "load_mask", "save_image",
-    "save_mask",
+    "SUPPORTED_SUFFIXES", "ImageInfo", "MaskFile", "SaveOptions", "check_mask_matches", "check_output_path",
+    "eight_bit", "hole_from_mask_pixels", "image_files", "is_lossy", "load_image", "load_mask", "read_image",
+    "read_mask", "save_image", "save_mask", "write_atomically",
 ]
 
 log = logging.getLogger(__name__)
-
-SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
-_SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
-
-# EXIF orientation tag value -> (rotation by k quarter turns counter-clockwise after an optional left-right flip)
-_ORIENTATION_OPS = {
-    2: (True, 0), 3: (False, 2), 4: (True, 2), 5: (True, 1), 6: (False, 3), 7: (True, 3), 8: (False, 1),
-}
-
-
-def _exif_orientation(path: Path) -> int:
-    """The EXIF orientation tag (1 = as stored); Pillow reads just the header."""
-    try:
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return int(image.getexif().get(0x0112, 1) or 1)
-    except Exception:  # no EXIF or a format Pillow cannot parse: the pixels decide, orientation is "as stored"
-        return 1
-
-
-def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    flip, quarter_turns = _ORIENTATION_OPS.get(orientation, (False, 0))
-    if flip:
-        pixels = pixels[:, ::-1]
-    if quarter_turns:
-        pixels = np.rot90(pixels, quarter_turns)
-    return np.ascontiguousarray(pixels)
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -62,66 +41,70 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file())
 
 
-def eight_bit(pixels: np.ndarray) -> np.ndarray:
-    """16-bit pixels rounded to 8 bits (x * 255 / 65535, to nearest); 8-bit pixels unchanged."""
-    if pixels.dtype != np.uint16:
-        return pixels
-    return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-
-
-def _read_bytes(path: Path) -> np.ndarray:
+def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise ImageIOError(f"file not found: {path}")
     if path.is_dir():
         raise ImageIOError(f"{path} is a folder, not an image")
     try:
-        return np.fromfile(path, dtype=np.uint8)  # works with non-ASCII paths, unlike cv2.imread on Windows
+        return path.read_bytes()
     except OSError as error:
         raise ImageIOError(f"cannot read {path}: {error.strerror or error}") from error
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to RGB(A) or grey pixels with EXIF orientation applied; keeps 16 bits and alpha."""
+def read_image(path: str | Path, allow_damaged: bool = False) -> tuple[np.ndarray, ImageInfo]:
+    """Decode an image file: (upright pixels, what else the file holds). `info.notices` says what the user should
+    be told. Raises `ImageIOError` (`DamagedFileError` for a partly readable file unless `allow_damaged`)."""
     path = Path(path)
-    data = _read_bytes(path)
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if pixels is None:
-        raise ImageIOError(f"{path.name} is not an image this app can read (corrupt or unsupported format)")
-    if pixels.dtype not in (np.uint8, np.uint16):
-        if pixels.dtype == np.float32:
-            pixels = np.clip(pixels * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
-        else:
-            raise ImageIOError(f"{path.name}: {pixels.dtype} pixels are not supported (8 or 16 bits only)")
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[:, :, 0]
-    if pixels.ndim == 3:
-        code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        pixels = cv2.cvtColor(pixels, code)
-    return _apply_orientation(pixels, _exif_orientation(path))
+    return decode_image(_read_bytes(path), path.name, allow_damaged)
 
 
-def _encode(path: Path, pixels: np.ndarray, jpeg_quality: int) -> np.ndarray:
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise ImageIOError(f"cannot write {suffix or 'files without a suffix'}: use one of {', '.join(SUPPORTED_SUFFIXES)}")
-    if pixels.dtype == np.uint16 and suffix not in _SIXTEEN_BIT_SUFFIXES:
-        log.warning("%s stores 8 bits only: 16-bit pixels are reduced", suffix)
-        pixels = eight_bit(pixels)
-    if pixels.ndim == 3:
-        if pixels.shape[2] == 4 and suffix in (".jpg", ".jpeg"):
-            log.warning("JPEG has no alpha channel: it is dropped")
-            pixels = pixels[:, :, :3]
-        code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        pixels = cv2.cvtColor(np.ascontiguousarray(pixels), code)
-    params: list[int] = []
-    if suffix in (".jpg", ".jpeg"):
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
-    elif suffix == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, 101 if jpeg_quality >= 100 else int(jpeg_quality)]
-    ok, encoded = cv2.imencode(suffix, pixels, params)
-    if not ok:
-        raise ImageIOError(f"could not encode the image as {suffix}")
-    return encoded
+def load_image(path: str | Path) -> np.ndarray:
+    """`read_image`'s pixels alone; its notices go to the log (for evaluation and scripts)."""
+    pixels, info = read_image(path)
+    for notice in info.notices:
+        log.warning("%s", notice)
+    return pixels
+
+
+def check_output_path(path: str | Path, pixels: np.ndarray | None = None) -> None:
+    """Raise before any work if `path` cannot be written: unknown suffix, missing or unwritable folder, a folder
+    in the way, or (given the pixels) a format that cannot hold them. Creates nothing that stays."""
+    path = Path(path)
+    if pixels is not None:
+        check_encodable(path.suffix.lower(), pixels)
+    elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise InputError(f"cannot write {path.name}: the name must end in one of {', '.join(SUPPORTED_SUFFIXES)}")
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a folder")
+    check_writable_folder(path.parent if str(path.parent) else Path("."), path)
+
+
+def check_writable_folder(folder: Path, purpose: Path | None = None) -> None:
+    """Raise `InputError` unless files can be created in `folder` (or, if it does not exist yet, in the nearest
+    folder above it, where it would be made). Probes with a temporary file, so root and read-only mounts are
+    judged by what really happens."""
+    what = purpose or folder
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"cannot write {what}: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".pconv-probe-", dir=existing)
+    except OSError as error:
+        raise InputError(f"cannot write {what}: {existing} is not writable ({error.strerror or error})") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def is_lossy(path: str | Path, webp_quality: int | None = None) -> bool:
+    """True when saving to `path` re-encodes the whole photo with loss, so pixels outside the hole change too:
+    JPEG always, WebP when a lossy `webp_quality` is asked for (`save_image` writes WebP losslessly otherwise)."""
+    suffix = Path(path).suffix.lower()
+    return suffix in (".jpg", ".jpeg") or (suffix == ".webp" and webp_quality is not None)
 
 
 def _current_umask() -> int:
@@ -130,10 +113,26 @@ def _current_umask() -> int:
     return mask
 
 
-def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Encode by the suffix and write atomically (temporary file in the same folder, then rename)."""
+def save_image(
+    path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95, info: ImageInfo | None = None,
+    webp_quality: int | None = None, png_compression: int | None = None,
+) -> list[str]:
+    """Encode by the suffix (with the source file's `info`: profile, EXIF, alpha kind) and write atomically
+    (`write_atomically`). Returns the notices about what the format could not keep. WebP is lossless unless
+    `webp_quality` (1-100) is given; `png_compression` is zlib's level 0-9 for PNG (None: OpenCV's default, fast
+    and large; 9 makes a figure of photo crops about 2.5 times smaller). Raises `ImageIOError`."""
     path = Path(path)
-    encoded = _encode(path, pixels, jpeg_quality)
+    encoded, notices = encode_image(path.suffix.lower(), pixels, info or ImageInfo(),
+                                    SaveOptions(jpeg_quality, webp_quality, png_compression))
+    write_atomically(path, encoded)
+    return notices
+
+
+def write_atomically(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temporary file in the same folder, then rename it to `path`: a reader sees the old file
+    or the whole new one, never a part. The file gets the usual mode (0666 less the umask); errors are
+    `ImageIOError`."""
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ImageIOError(f"cannot write {path}: folder {folder} does not exist")
@@ -143,7 +142,7 @@ def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> 
         raise ImageIOError(f"cannot write in {folder}: {error.strerror or error}") from error
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded.tobytes())
+            stream.write(data)
         os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; a saved photo gets the usual mode
         os.replace(temporary, path)
     except OSError as error:
@@ -151,12 +150,53 @@ def save_image(path: str | Path, pixels: np.ndarray, jpeg_quality: int = 95) -> 
         raise ImageIOError(f"cannot write {path}: {error.strerror or error}") from error
 
 
+@dataclass(frozen=True)
+class MaskFile:
+    """A hole mask read from a file: bool HxW (True = hole), upright, and what the user should be told."""
+
+    hole: np.ndarray
+    notices: tuple[str, ...] = ()
+
+
+def hole_from_mask_pixels(pixels: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """How a mask image marks the hole (bool HxW, True = hole), and which rule was used where it was ambiguous.
+
+    Without transparency, or with the same alpha everywhere: a pixel is hole where any colour channel is
+    non-zero (white / non-black = hole). With varying alpha and one colour everywhere (strokes saved in the alpha
+    channel only, on a white-but-transparent or black-but-transparent background): alpha marks the hole, any
+    non-zero alpha = hole. With both varying: hole where the colour is non-black and not fully transparent
+    (the mask as it looks composited over black), and the rule is named in the returned notice.
+    """
+    if pixels.ndim == 2:
+        return pixels != 0, None
+    colour_marks = (pixels[..., :3] != 0).any(axis=2)
+    if pixels.shape[2] < 4:
+        return colour_marks, None
+    alpha = pixels[..., 3]
+    if (alpha == alpha.flat[0]).all():
+        return colour_marks, None
+    if (pixels[..., :3] == pixels[0, 0, :3]).all():
+        return alpha != 0, "the mask's colour is uniform: its transparency marks the hole (any opacity = hole)"
+    return colour_marks & (alpha != 0), (
+        "the mask has both colours and transparency: hole = pixels that are not black and not fully transparent"
+    )
+
+
+def read_mask(path: str | Path, allow_damaged: bool = False) -> MaskFile:
+    """A hole mask file, turned upright by its own orientation; alpha is read by `hole_from_mask_pixels`."""
+    path = Path(path)
+    pixels, info = read_image(path, allow_damaged)
+    hole, rule = hole_from_mask_pixels(pixels)
+    notices = info.notices + ((f"{path.name}: {rule}",) if rule else ())
+    return MaskFile(hole, notices)
+
+
 def load_mask(path: str | Path) -> np.ndarray:
-    """A hole mask file: any non-zero pixel (in any channel but alpha) is hole. Returns bool HxW, True = hole."""
-    pixels = load_image(path)
-    if pixels.ndim == 3:
-        pixels = pixels[:, :, :3].max(axis=2)
-    return pixels > 0
+    """`read_mask`'s hole alone; its notices go to the log."""
+    mask = read_mask(path)
+    for notice in mask.notices:
+        log.warning("%s", notice)
+    return mask.hole
 
 
 def save_mask(path: str | Path, hole: np.ndarray) -> None:

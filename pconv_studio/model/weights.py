@@ -13,7 +13,7 @@ from ..errors import WeightsError
 from .config import UNetConfig
 from .unet import PConvUNet
 
-__all__ = ["save_weights", "load_weights", "read_weights_metadata", "interpolate_networks"]
+__all__ = ["save_weights", "load_weights", "read_weights_config", "read_weights_metadata", "interpolate_networks"]
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,23 @@ def read_weights_metadata(path: Path) -> dict[str, str]:
     return metadata
 
 
+def _config_of(path: Path, metadata: dict[str, str]) -> UNetConfig:
+    try:
+        return UNetConfig.from_json(metadata[_CONFIG_KEY])
+    except (ValueError, TypeError, KeyError) as error:
+        raise WeightsError(f"{path.name}: the architecture in its metadata is invalid ({error})") from error
+
+
+def read_weights_config(path: Path) -> UNetConfig:
+    """The architecture a weights file is for, from its metadata alone (no tensor is read). Raises `WeightsError`."""
+    return _config_of(Path(path), read_weights_metadata(path))
+
+
 def load_weights(path: Path, map_location: str | torch.device = "cpu") -> tuple[PConvUNet, dict[str, str]]:
     """Build the network named in the file's metadata and load its weights; returns (model in eval mode, metadata)."""
     path = Path(path)
     metadata = read_weights_metadata(path)
-    try:
-        config = UNetConfig.from_json(metadata[_CONFIG_KEY])
-    except (ValueError, TypeError, KeyError) as error:
-        raise WeightsError(f"{path.name}: the architecture in its metadata is invalid ({error})") from error
+    config = _config_of(path, metadata)
     try:
         tensors = load_file(str(path), device=str(map_location))
     except Exception as error:  # safetensors raises its own error type, whose name differs between versions

@@ -44,8 +44,8 @@ __all__ = [
     "Method", "EvaluationConfig", "MethodScore", "EvaluationReport", "CLASSICAL_METHODS", "DEFAULT_METHODS",
     "as_rgb8", "list_photos", "load_photos", "load_evaluation_photos", "resize_short_side",
     "centre_crop",
-    "evaluation_masks", "classical_method", "patchmatch_available", "build_methods", "blended_method_name",
-    "parse_blended_method", "evaluate", "format_markdown", "plot_report", "FillCallback",
+    "evaluation_masks", "classical_method", "patchmatch_available", "refused_fill", "build_methods",
+    "blended_method_name", "parse_blended_method", "evaluate", "format_markdown", "plot_report", "FillCallback",
 ]
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,25 @@ def classical_method(name: str, seed: int = 0) -> Method:
     raise InputError(f"unknown method {name!r}: choose from model, {', '.join(CLASSICAL_METHODS)}")
 
 
+def refused_fill(image: np.ndarray, hole: np.ndarray, error: InputError) -> np.ndarray:
+    """What a hole the engine refused to fill (`InputError`: the network cannot close it) is scored as: the known
+    pixels' mean colour, with a warning, so one refusal does not end a run."""
+    log.warning("the model refused a %.0f%% hole (%s): scored as a mean-colour fill", 100 * hole.mean(), error)
+    return np.where(hole[..., None], image[~hole].mean(axis=0).round().astype(image.dtype), image)
+
+
+def _model_method(inpainter: Inpainter) -> Method:
+    """The engine as a method; a refused hole is scored as `refused_fill`."""
+
+    def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        try:
+            return inpainter.inpaint(image, hole).pixels
+        except InputError as error:
+            return refused_fill(image, hole, error)
+
+    return fill
+
+
 def blended_method_name(t: float) -> str:
     """The method name of the network interpolated at `t`: "model@0.25"."""
     return f"model{_BLEND_SEPARATOR}{t:g}"
@@ -206,10 +225,6 @@ def parse_blended_method(name: str) -> float | None:
     if not 0.0 <= t <= 1.0:
         raise InputError(f"{name}: the detail must lie in [0, 1]")
     return t
-
-
-def _inpainter_method(inpainter: Inpainter) -> Method:
-    return lambda image, hole: inpainter.inpaint(image, hole).pixels
 
 
 def _blended_inpainter(weights: Path | None, detail_weights: Path, t: float, device: str) -> Inpainter:
@@ -233,11 +248,11 @@ def build_methods(
     for name in names:
         t = parse_blended_method(name)
         if name == "model":
-            methods[name] = _inpainter_method(Inpainter(weights, device=device))
+            methods[name] = _model_method(Inpainter(weights, device=device))
         elif t is not None:
             if detail_weights is None:
                 raise InputError(f"{name} needs the detailed weights to blend with (--detail-weights)")
-            methods[name] = _inpainter_method(_blended_inpainter(weights, detail_weights, t, device))
+            methods[name] = _model_method(_blended_inpainter(weights, detail_weights, t, device))
         else:
             methods[name] = classical_method(name, seed)
     return methods

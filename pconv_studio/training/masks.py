@@ -23,6 +23,8 @@ import torch
 
 __all__ = [
     "HOLE_RATIO_BINS", "MaskGenerator", "random_mask", "mask_rng", "build_mask_bank", "augment_masks",
+    "RETOUCH_MASK_KINDS", "OBJECT_AREA", "OBJECT_COUNT", "WIRE_WIDTH", "WIRE_COUNT", "WIRE_MIN_EXTENT",
+    "object_mask", "wire_mask", "retouch_mask",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,20 +67,29 @@ def _stroke(layer: np.ndarray, area: float, centre: tuple[float, float], rng: np
         points.append(points[-1] + step * np.array([math.cos(heading), math.sin(heading)]))
     path = np.array(points)
     path -= path.mean(axis=0)
-    pixels = _rotated_points(path, rng.uniform(0, 2 * math.pi), centre)
+    _brush_path(layer, _rotated_points(path, rng.uniform(0, 2 * math.pi), centre), width)
+
+
+def _brush_path(layer: np.ndarray, pixels: np.ndarray, width: int) -> None:
+    """Paint a brush of `width` px along the int32 (N, 2) x, y points, with round joints and ends."""
     cv2.polylines(layer, [pixels.reshape(-1, 1, 2)], isClosed=False, color=1, thickness=width, lineType=cv2.LINE_8)
     for x, y in pixels:
         cv2.circle(layer, (int(x), int(y)), width // 2, 1, thickness=-1)
 
 
-def _blob(layer: np.ndarray, area: float, centre: tuple[float, float], rng: np.random.Generator) -> None:
-    """A star-shaped blob: a polygon whose radius wobbles smoothly around a circle of the given area."""
+def _blob_outline(area: float, rng: np.random.Generator) -> np.ndarray:
+    """A star-shaped polygon (float (N, 2), centred on 0) whose radius wobbles smoothly around a circle of `area`."""
     radius = math.sqrt(area / math.pi)
     corners = int(rng.integers(8, 20))
     angles = np.sort(rng.uniform(0, 2 * math.pi, corners))
     wobble = 1.0 + 0.35 * np.sin(angles * rng.integers(2, 5) + rng.uniform(0, 2 * math.pi))
     radii = radius * wobble * rng.uniform(0.8, 1.2, corners)
-    outline = np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+
+
+def _blob(layer: np.ndarray, area: float, centre: tuple[float, float], rng: np.random.Generator) -> None:
+    """A star-shaped blob of about the given area (`_blob_outline`), any orientation."""
+    outline = _blob_outline(area, rng)
     cv2.fillPoly(layer, [_rotated_points(outline, rng.uniform(0, 2 * math.pi), centre)], 1)
 
 
@@ -144,6 +155,132 @@ class MaskGenerator:
         if ratio_bin is None:
             ratio_bin = HOLE_RATIO_BINS[int(self.rng.integers(len(HOLE_RATIO_BINS)))]
         return random_mask(height, width, ratio_bin, self.rng)
+
+
+# --- the holes a retoucher paints over a whole photo (the full-resolution evaluation) -------------------------
+
+RETOUCH_MASK_KINDS = ("objects", "wires")
+OBJECT_AREA = (0.01, 0.03)  # each object's share of the photo's area
+OBJECT_COUNT = (2, 4)  # objects per photo, both ends included
+WIRE_WIDTH = (0.005, 0.015)  # a wire's width as a share of the photo's short side
+WIRE_COUNT = (1, 3)
+WIRE_MIN_EXTENT = 0.6  # a wire spans at least this share of the photo's width or of its height
+_OBJECT_GAP = 0.03  # of the short side: objects keep this far from each other and from the border
+_WIRE_GAP = 0.04  # of the short side: wires keep this far apart (they never cross)
+_PLACEMENT_TRIES = 200
+
+
+def _object_shape(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A ragged outline of about unit area, as a brush traces an object: a `_blob_outline` polygon plus round dabs
+    of varied size along its edge. Returns (polygon (N, 2), dabs (M, 3) as x, y, radius), floats centred on 0."""
+    polygon = _blob_outline(1.0, rng)
+    closed = np.vstack([polygon, polygon[:1]])
+    lengths = np.linalg.norm(np.diff(closed, axis=0), axis=1)
+    along = np.concatenate([[0.0], np.cumsum(lengths)])
+    count = int(rng.integers(14, 29))
+    positions = (np.arange(count) + rng.uniform(0, 1, count)) * along[-1] / count
+    centres = np.stack([np.interp(positions, along, closed[:, axis]) for axis in (0, 1)], axis=1)
+    radii = rng.uniform(0.05, 0.14, count)  # a unit-area circle has radius 0.56
+    centres += rng.normal(0, 0.3, (count, 2)) * radii[:, None]
+    return polygon, np.concatenate([centres, radii[:, None]], axis=1)
+
+
+def _draw_object(shape: tuple[np.ndarray, np.ndarray], scale: float, margin: int) -> np.ndarray:
+    """`shape` scaled by `scale` on a square uint8 canvas centred on it, with `margin` px to spare on every side."""
+    polygon, dabs = shape[0] * scale, shape[1] * scale
+    extent = max(np.abs(polygon).max(), (np.abs(dabs[:, :2]) + dabs[:, 2:]).max())
+    centre = int(math.ceil(extent)) + margin + 1
+    canvas = np.zeros((2 * centre + 1, 2 * centre + 1), np.uint8)
+    cv2.fillPoly(canvas, [np.round(polygon + centre).astype(np.int32)], 1)
+    for x, y, radius in dabs:
+        cv2.circle(canvas, (int(round(x + centre)), int(round(y + centre))), max(1, int(round(radius))), 1, -1)
+    return canvas
+
+
+def object_mask(height: int, width: int, rng: np.random.Generator, count: int | None = None) -> np.ndarray:
+    """Holes over a few objects (bool HxW, True = hole): `count` (default: drawn from `OBJECT_COUNT`) separate
+    ragged blobs, each covering a share of the photo drawn from `OBJECT_AREA`, at least `_OBJECT_GAP` of the short
+    side from each other and from the border. Each blob's scale is corrected twice from its rasterised area, so
+    its area lands within 1% of its target (targets keep 2% inside the range)."""
+    count = int(rng.integers(OBJECT_COUNT[0], OBJECT_COUNT[1] + 1)) if count is None else count
+    gap = max(1, int(round(_OBJECT_GAP * min(height, width))))
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(count):
+        target = rng.uniform(OBJECT_AREA[0] * 1.02, OBJECT_AREA[1] * 0.98) * height * width
+        shape = _object_shape(rng)
+        scale = math.sqrt(target)
+        for _ in range(2):
+            scale *= math.sqrt(target / np.count_nonzero(_draw_object(shape, scale, 0)))
+        canvas = _draw_object(shape, scale, gap)
+        side = canvas.shape[0]
+        if side > min(height, width):
+            raise ValueError(f"a {width}x{height} photo is too small for objects of {OBJECT_AREA} of its area")
+        keep_out = cv2.distanceTransform(1 - canvas, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= gap
+        for _ in range(_PLACEMENT_TRIES):
+            top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+            window = mask[top:top + side, left:left + side]
+            if not (window.astype(bool) & keep_out).any():
+                window |= canvas
+                break
+        else:
+            raise RuntimeError(f"could not place {count} objects apart on a {width}x{height} photo")
+    return mask.astype(bool)
+
+
+def _wire_path(height: int, width: int, direction: float, rng: np.random.Generator) -> np.ndarray:
+    """A gently sagging curve (int32 (N, 2) x, y) through a point of the photo's middle, running on past the
+    frame at both ends."""
+    angle = direction + rng.uniform(-0.15, 0.15)
+    through = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height])
+    short = min(height, width)
+    t = np.linspace(-1.0, 1.0, 65)
+    along = t * math.hypot(height, width)
+    across = rng.uniform(-0.06, 0.06) * short * (1 - t**2) + rng.uniform(-0.01, 0.01) * short * np.sin(
+        3 * math.pi * t + rng.uniform(0, 2 * math.pi))
+    cos, sin = math.cos(angle), math.sin(angle)
+    points = through + np.stack([along * cos - across * sin, along * sin + across * cos], axis=1)
+    return np.round(points).astype(np.int32)
+
+
+def wire_mask(height: int, width: int, rng: np.random.Generator, count: int | None = None) -> np.ndarray:
+    """Holes over wires (bool HxW, True = hole): `count` (default: drawn from `WIRE_COUNT`) long strokes of
+    constant width, drawn from `WIRE_WIDTH` of the short side, running in about one direction (as power lines
+    do) across at least `WIRE_MIN_EXTENT` of the photo, never closer to each other than `_WIRE_GAP`."""
+    count = int(rng.integers(WIRE_COUNT[0], WIRE_COUNT[1] + 1)) if count is None else count
+    short = min(height, width)
+    narrowest, widest = math.ceil(WIRE_WIDTH[0] * short), math.floor(WIRE_WIDTH[1] * short)
+    if narrowest > widest:
+        raise ValueError(f"a {width}x{height} photo is too small for wires of {WIRE_WIDTH} of its short side")
+    gap = max(1, int(round(_WIRE_GAP * short)))
+    direction = rng.uniform(0, math.pi)
+    mask = np.zeros((height, width), np.uint8)
+    layer = np.empty_like(mask)
+    for _ in range(count):
+        thickness = int(np.clip(round(rng.uniform(*WIRE_WIDTH) * short), narrowest, widest))
+        for _ in range(_PLACEMENT_TRIES):
+            path = _wire_path(height, width, direction, rng)
+            layer.fill(0)
+            _brush_path(layer, path, thickness + 2 * gap)  # the wire with its keep-out margin
+            if (layer & mask).any():
+                continue
+            layer.fill(0)
+            _brush_path(layer, path, thickness)
+            _, _, box_width, box_height = cv2.boundingRect(layer)
+            if max(box_width / width, box_height / height) >= WIRE_MIN_EXTENT:
+                mask |= layer
+                break
+        else:
+            raise RuntimeError(f"could not draw {count} wires apart on a {width}x{height} photo")
+    return mask.astype(bool)
+
+
+def retouch_mask(kind: str, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A mask of one of `RETOUCH_MASK_KINDS` ("objects" or "wires") for a height x width photo."""
+    if kind == "objects":
+        return object_mask(height, width, rng)
+    if kind == "wires":
+        return wire_mask(height, width, rng)
+    raise ValueError(f"unknown mask kind {kind!r}: choose from {', '.join(RETOUCH_MASK_KINDS)}")
 
 
 def build_mask_bank(

@@ -21,7 +21,6 @@ import math
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "psnr", "ssim", "hole_l1", "texture_distance", "gradient_energy_ratio", "seam_offset", "finest_laplacian_band",
@@ -55,33 +54,44 @@ def _gaussian_kernel(size: int = 11, sigma: float = 1.5) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _filter_valid(planes: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Separable 'valid' filtering of (P, H, W) planes: rows, then columns."""
-    rows = sliding_window_view(planes, kernel.size, axis=2) @ kernel
-    return sliding_window_view(rows, kernel.size, axis=1) @ kernel
+def _filter_valid(plane: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Separable 'valid' filtering of one float64 HxW plane (rows, then columns, in float64): only the outputs
+    whose window lies inside the plane, so the border rule OpenCV applies elsewhere never enters."""
+    half = kernel.size // 2
+    return cv2.sepFilter2D(plane, cv2.CV_64F, kernel, kernel)[half:-half, half:-half]
 
 
-def ssim(reference: np.ndarray, estimate: np.ndarray) -> float:
+def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The SSIM of one channel (float64 HxW planes on the [0, 1] scale) for every 11x11 window inside it."""
+    c1, c2 = 0.01**2, 0.03**2
+    kernel = _gaussian_kernel()
+    mean_a, mean_b = _filter_valid(a, kernel), _filter_valid(b, kernel)
+    var_a = _filter_valid(a * a, kernel) - mean_a**2
+    var_b = _filter_valid(b * b, kernel) - mean_b**2
+    covariance = _filter_valid(a * b, kernel) - mean_a * mean_b
+    return ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / ((mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2))
+
+
+def ssim(reference: np.ndarray, estimate: np.ndarray, where: np.ndarray | None = None) -> float:
     """SSIM of Wang et al. 2004: 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03, 'valid' filtering, per
-    channel, averaged over the map and the channels; no downsampling."""
+    channel, averaged over the map and the channels; no downsampling.
+
+    With `where` (bool HxW), the mean is over the windows centred on its pixels (those at least 5 px from the
+    image border), e.g. the hole's; NaN when there are none. One channel at a time, so memory stays at a few
+    planes of the image."""
     a, b = _unit_float(reference), _unit_float(estimate)
     if a.ndim == 2:
         a, b = a[..., None], b[..., None]
     if min(a.shape[:2]) < 11:
         raise ValueError("SSIM needs images of at least 11x11 pixels")
-    c1, c2 = 0.01**2, 0.03**2
-    a, b = a.transpose(2, 0, 1), b.transpose(2, 0, 1)
-    channels = a.shape[0]
-    mean_a, mean_b, mean_aa, mean_bb, mean_ab = np.split(
-        _filter_valid(np.concatenate([a, b, a * a, b * b, a * b]), _gaussian_kernel()), 5
-    )
-    var_a = mean_aa - mean_a**2
-    var_b = mean_bb - mean_b**2
-    covariance = mean_ab - mean_a * mean_b
-    ssim_map = ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / (
-        (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
-    )
-    return float(ssim_map.reshape(channels, -1).mean(axis=1).mean())
+    centres = None if where is None else where[5:-5, 5:-5]
+    if centres is not None and not centres.any():
+        return float("nan")
+    means = []
+    for channel in range(a.shape[2]):
+        ssim_map = _ssim_map(np.ascontiguousarray(a[..., channel]), np.ascontiguousarray(b[..., channel]))
+        means.append(ssim_map.mean() if centres is None else ssim_map[centres].mean())
+    return float(np.mean(means))
 
 
 def hole_l1(reference: np.ndarray, estimate: np.ndarray, hole: np.ndarray) -> float:

@@ -13,8 +13,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..engine import mask_ops
-from ..engine.document import Document, Edit
+from ..editing import mask_ops
+from ..editing.document import Document, Edit
 
 __all__ = ["DocumentEditor", "EditCommand"]
 
@@ -131,11 +131,27 @@ class DocumentEditor(QObject):
 
     # --- fills ----------------------------------------------------------------------------------------------
 
-    def apply_fill(self, filled_hole: np.ndarray, filled_pixels: np.ndarray) -> bool:
-        """Take a fill's result as one undo step; False if there was nothing to take."""
+    def apply_fill(self, filled_hole: np.ndarray, filled_pixels: np.ndarray) -> Edit | None:
+        """Take a fill's result as one undo step; None if there was nothing to take."""
         if self.document is None:
-            return False
+            return None
         edit = self.document.apply_fill("Inpaint", filled_hole, filled_pixels)
         if edit is not None:
             self.undo_stack.push(EditCommand(self.document, edit))
-        return edit is not None
+        return edit
+
+    def newest_edit(self) -> Edit | None:
+        """The edit the next undo takes back; None if there is none or a stroke is in progress."""
+        stack = self.undo_stack
+        if self.document is None or self.document.stroke_active or stack.index() == 0:
+            return None
+        return stack.command(stack.index() - 1).edit
+
+    def replace_fill(self, fill: Edit, filled_hole: np.ndarray, filled_pixels: np.ndarray) -> Edit | None:
+        """Show another result of the same fill (another fill style) in place of `fill`: `fill` is undone and the
+        new result applied, so the fill stays one undo step and undo still brings back the photo as it was.
+        Only while `fill` is the newest step; otherwise nothing changes and None is returned."""
+        if self.newest_edit() is not fill:
+            return None
+        self.undo_stack.undo()
+        return self.apply_fill(filled_hole, filled_pixels)

@@ -5,9 +5,12 @@ Tests pass a QSettings on an INI file in a temporary folder, so they never touch
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from ..engine.blend import DEFAULT_DETAIL
 
 __all__ = ["AppSettings", "MAX_RECENT_FILES", "ORGANISATION", "APPLICATION"]
 
@@ -17,7 +20,8 @@ MAX_RECENT_FILES = 8
 
 
 class AppSettings:
-    """Brush size, tool, device, auto-run, JPEG quality, last folder, recent files and the window layout."""
+    """Brush size, tool, device, auto-run, fill style, JPEG quality, last folder, recent files and the window
+    layout."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
         self.store = settings if settings is not None else QSettings(ORGANISATION, APPLICATION)
@@ -35,6 +39,7 @@ class AppSettings:
 
     @property
     def brush_size(self) -> int:
+        """The brush's diameter on screen (px), so it suits the next photo whatever its size."""
         return self._int("brush/size", 40, 1, 500)
 
     @brush_size.setter
@@ -64,6 +69,19 @@ class AppSettings:
     @auto_run.setter
     def auto_run(self, value: bool) -> None:
         self.store.setValue("engine/auto_run", "true" if value else "false")
+
+    @property
+    def detail(self) -> float:
+        """The fill style, 0 (faithful) to 1 (detailed)."""
+        try:
+            value = float(self.store.value("engine/detail", DEFAULT_DETAIL))
+        except (TypeError, ValueError):
+            return DEFAULT_DETAIL
+        return min(max(value, 0.0), 1.0) if math.isfinite(value) else DEFAULT_DETAIL
+
+    @detail.setter
+    def detail(self, value: float) -> None:
+        self.store.setValue("engine/detail", float(value))
 
     @property
     def jpeg_quality(self) -> int:

@@ -47,8 +47,9 @@ class InpaintRequest:
     serial: int
     pixels: np.ndarray
     hole: np.ndarray  # bool, True = hole: the mask this fill fills
-    key: Hashable  # identifies the input (document and revision): the same key twice is the same fill
+    key: Hashable  # identifies the input (document, revision and fill style): the same key twice is the same fill
     cancel: CancelToken
+    detail: float = 0.0  # the fill style: 0 = faithful ... 1 = detailed (see engine/blend.py)
 
 
 class InpaintWorker(QObject):
@@ -56,6 +57,7 @@ class InpaintWorker(QObject):
 
     loaded = Signal(str, str, object, object)  # model name, device description, UNetConfig, ResolutionConfig
     loadFailed = Signal(str)
+    detailChecked = Signal(object)  # None if the engine can blend in a detailed model, else why not (str)
     notice = Signal(str)
     deviceChanged = Signal(str)
     deviceFailed = Signal(str)
@@ -81,6 +83,7 @@ class InpaintWorker(QObject):
             self.loadFailed.emit(str(error))
             return
         engine = self.engine
+        self.detailChecked.emit(engine.detail_problem)
         self.loaded.emit(engine.model_name, engine.device_description, engine.config, engine.resolution)
 
     @Slot(str)
@@ -98,6 +101,7 @@ class InpaintWorker(QObject):
             self.progressed.emit(request.serial, fraction, message)
 
         try:
+            self.engine.set_detail(request.detail)
             result = self.engine.inpaint(request.pixels, request.hole, progress=progress, cancel=request.cancel)
         except CancelledError:
             self.cancelled.emit(request.serial)
@@ -132,6 +136,7 @@ class InpaintController(QObject):
         super().__init__(parent)
         self.config = None  # the engine's UNetConfig once loaded
         self.resolution = None
+        self.detail_problem: str | None = "the model is still loading"  # None: fill styles other than 0 work
         self._serial = 0
         self._running: InpaintRequest | None = None
         self._queued: InpaintRequest | None = None
@@ -142,6 +147,7 @@ class InpaintController(QObject):
         self._deviceRequested.connect(worker.set_device)
         worker.loaded.connect(self._on_loaded)
         worker.loadFailed.connect(self._on_load_failed)
+        worker.detailChecked.connect(self._on_detail_checked)
         worker.notice.connect(self.notice)
         worker.deviceChanged.connect(self.deviceChanged)
         worker.deviceFailed.connect(self.deviceFailed)
@@ -161,19 +167,21 @@ class InpaintController(QObject):
 
     def load(self, weights: object, device: str) -> None:
         self.config = None
+        self.detail_problem = "the model is still loading"
         self._loadRequested.emit(weights, device)
 
     def set_device(self, device: str) -> None:
         self._deviceRequested.emit(device)
 
-    def request(self, pixels: np.ndarray, hole: np.ndarray, key: Hashable) -> None:
-        """Fill `hole` in `pixels` (both copied now); the newest request wins."""
+    def request(self, pixels: np.ndarray, hole: np.ndarray, key: Hashable, detail: float = 0.0) -> None:
+        """Fill `hole` in `pixels` (both copied now) in the fill style `detail`; the newest request wins. `key`
+        must tell this request from any other, the style included."""
         running = self._running
         if running is not None and running.key == key and self._queued is None \
                 and running.serial not in self._dropped:
             return  # this very fill is already running
         self._serial += 1
-        request = InpaintRequest(self._serial, pixels.copy(), hole.copy(), key, CancelToken())
+        request = InpaintRequest(self._serial, pixels.copy(), hole.copy(), key, CancelToken(), detail)
         if running is None:
             self._start(request)
             return
@@ -230,7 +238,12 @@ class InpaintController(QObject):
 
     @Slot(str)
     def _on_load_failed(self, message: str) -> None:
+        self.detail_problem = message
         self.unavailable.emit(message)
+
+    @Slot(object)
+    def _on_detail_checked(self, problem: object) -> None:
+        self.detail_problem = problem
 
     @Slot(int, float, str)
     def _on_progress(self, serial: int, fraction: float, message: str) -> None:

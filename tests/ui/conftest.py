@@ -13,7 +13,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from pconv_studio.engine import InpaintResult, Region, ResolutionConfig, save_image
-from pconv_studio.errors import DeviceError
+from pconv_studio.errors import DeviceError, WeightsError
 from pconv_studio.ui.dialogs import ScriptedDialogs
 from pconv_studio.ui.main_window import MainWindow
 from pconv_studio.ui.settings import AppSettings
@@ -23,16 +23,20 @@ FILL_VALUE = 7  # what the fake engines write into the hole
 
 
 class FakeEngine:
-    """Fills the hole with FILL_VALUE. With a `gate`, it blocks (checking the cancel token) until the gate opens,
-    so a test decides how long a fill runs."""
+    """Fills the hole with FILL_VALUE, plus round(100 * t) in the fill style t. With a `gate`, it blocks (checking
+    the cancel token) until the gate opens, so a test decides how long a fill runs. Without `detailed`, only the
+    faithful style (t = 0) works, as with no detailed model installed."""
 
     model_name = "fake"
     device_description = "CPU: fake engine"
     config = TINY_CONFIG
     resolution = ResolutionConfig()
 
-    def __init__(self, gate: threading.Event | None = None) -> None:
+    def __init__(self, gate: threading.Event | None = None, detailed: bool = False) -> None:
         self.gate = gate
+        self.detail = 0.0
+        self.detail_problem = None if detailed else "the detailed model is not installed (fake engine)"
+        self.styles: list[float] = []  # the fill style of every fill, in order
         self.started = threading.Event()
         self.calls = 0
         self.cancelled = 0
@@ -43,8 +47,15 @@ class FakeEngine:
             raise DeviceError("CUDA was requested but this torch build has no CUDA")
         self.device_description = f"{device.upper()}: fake engine"
 
+    def set_detail(self, t: float) -> None:
+        if t and self.detail_problem is not None:
+            raise WeightsError(self.detail_problem)
+        self.detail = t
+
     def inpaint(self, pixels, hole, progress=None, cancel=None) -> InpaintResult:
         self.calls += 1
+        self.styles.append(self.detail)
+        value = FILL_VALUE + round(100 * self.detail)
         self.started.set()
         while self.gate is not None and not self.gate.wait(0.01):
             if cancel is not None and cancel.cancelled:
@@ -55,9 +66,9 @@ class FakeEngine:
             progress(1.0, "done")
         filled = pixels.copy()
         if filled.ndim == 3:
-            filled[..., :3][hole] = FILL_VALUE  # alpha stays, as the real engine keeps it
+            filled[..., :3][hole] = value  # alpha stays, as the real engine keeps it
         else:
-            filled[hole] = FILL_VALUE
+            filled[hole] = value
         self.started.clear()
         return InpaintResult(filled, [Region(0, 0, *hole.shape)], device=self.device_description, seconds=0.01,
                              notices=list(self.notices))
