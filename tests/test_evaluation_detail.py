@@ -138,6 +138,7 @@ def test_cli_evaluates_blends_as_columns_and_writes_the_sheet(photo_folder, tmp_
     (["--detail-values", "0,0.5"], "needs --detail-weights"),
     (["--detail-values", "0,2", "--detail-weights", "x.safetensors"], "in [0, 1]"),
     (["--methods", "model@x"], "must be a number"),
+    (["--full-resolution", "--sheet"], "not with --full-resolution"),
 ])
 def test_cli_detail_errors_are_one_line(photo_folder, tmp_path, capsys, arguments, message):
     assert main(["evaluate", str(photo_folder), "--out", str(tmp_path / "o"), *arguments]) == 2
