@@ -1,6 +1,7 @@
 """Distributed training: `torchrun --standalone --nproc_per_node=2` on the CPU (gloo), 20 steps of the tiny network
-on 32 px crops: both ranks end with bit-identical weights, rank 0 alone writes (one checkpoint, one log), and a run
-stopped at step 10 and resumed ends where the uninterrupted run ends, bit for bit."""
+on 32 px crops, plain and adversarial: both ranks end with bit-identical weights (the discriminator's too), rank 0
+alone writes (one checkpoint, one log), and a run stopped at step 10 and resumed ends where the uninterrupted run
+ends, bit for bit."""
 
 from __future__ import annotations
 
@@ -56,14 +57,24 @@ def _assert_same(left: dict[str, torch.Tensor], right: dict[str, torch.Tensor]) 
         assert torch.equal(tensor, right[name]), name
 
 
+ADVERSARIAL = ("--adversarial", "--disc-channels", "8,8", "--r1-every", "4", "--disc-warmup", "2")  # R1 at 0, 4, ...
+
+
 @pytest.mark.slow
-def test_two_cpu_ranks_agree_bit_for_bit_and_a_resume_continues_exactly(photos, tiny_weights, tmp_path):
+@pytest.mark.parametrize("training", [(), ADVERSARIAL], ids=["plain", "adversarial"])
+def test_two_cpu_ranks_agree_bit_for_bit_and_a_resume_continues_exactly(photos, tiny_weights, tmp_path, training):
     straight = tmp_path / "straight"
-    _torchrun(photos, straight, tiny_weights, "--steps", "20")  # fine-tunes (frozen encoder BN) from step 16
+    _torchrun(photos, straight, tiny_weights, "--steps", "20", *training)  # fine-tunes (frozen encoder BN) from 16
     rank0, rank1 = _ranks(straight)
     _assert_same(rank0, rank1)
+    assert any(name.startswith("discriminator.") for name in rank0) == bool(training)
     checkpoint = torch.load(straight / "checkpoint.pt", weights_only=True)
-    _assert_same(checkpoint["model"], rank0)
+    _assert_same(checkpoint["model"], {k: v for k, v in rank0.items() if not k.startswith("discriminator.")})
+    if training:
+        _assert_same(checkpoint["adversarial"]["discriminator"],
+                     {k[len("discriminator."):]: v for k, v in rank0.items() if k.startswith("discriminator.")})
+        augmentations = [state["augmentations"] for state in checkpoint["generators"]]
+        assert not torch.equal(*augmentations)  # each rank its own DiffAugment draws
     assert checkpoint["step"] == 20 and checkpoint["finetune_from"] == 16 and checkpoint["world_size"] == 2
     assert checkpoint["samples_seen"] == 20 * 2 * 2  # per-rank batch 2, two ranks
     assert sorted(p.name for p in straight.iterdir()) == ["checkpoint.pt", "model.safetensors", "ranks",
@@ -72,14 +83,18 @@ def test_two_cpu_ranks_agree_bit_for_bit_and_a_resume_continues_exactly(photos, 
         assert [int(row["step"]) for row in csv.DictReader(handle)] == [5, 10, 15, 20]
 
     resumed = tmp_path / "resumed"
-    _torchrun(photos, resumed, tiny_weights, "--steps", "10", "--finetune-fraction", "0")
+    _torchrun(photos, resumed, tiny_weights, "--steps", "10", "--finetune-fraction", "0", *training)
     halfway = torch.load(resumed / "checkpoint.pt", weights_only=True)
     assert halfway["step"] == 10 and len(halfway["generators"]) == 2
-    assert not torch.equal(halfway["generators"][0], halfway["generators"][1])  # each rank its own data order
+    assert not torch.equal(*(state["data"] for state in halfway["generators"]))  # each rank its own data order
     _torchrun(photos, resumed, tiny_weights, "--resume", str(resumed / "checkpoint.pt"), "--steps", "20",
               "--finetune-fraction", "0.2")
     _assert_same(*_ranks(resumed))
-    _assert_same(torch.load(resumed / "checkpoint.pt", weights_only=True)["model"], checkpoint["model"])
+    final = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    _assert_same(final["model"], checkpoint["model"])
+    if training:
+        _assert_same(final["adversarial"]["discriminator"], checkpoint["adversarial"]["discriminator"])
+        _assert_same(final["adversarial"]["average"], checkpoint["adversarial"]["average"])
 
 
 def test_ranks_share_the_photos_exactly_once_with_seeds_of_their_own():

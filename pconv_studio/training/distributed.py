@@ -11,7 +11,8 @@ constructor broadcasts rank 0's initial weights and buffers; batch-norm buffers 
 forward unless SyncBatchNorm is asked for). Decisions that depend on a clock or a signal (stop, time budget,
 fine-tuning by time, save by time) are agreed on by all ranks every step (`any_rank`), so no rank waits forever in
 a collective another has left. Only rank 0 writes the log, the checkpoint and the weights; the checkpoint holds
-every rank's generator state, so `--resume` with the same world size continues exactly.
+every rank's generator states (data order, and DiffAugment draws when training adversarially), so `--resume`
+with the same world size continues exactly. The discriminator of adversarial training: `share_adversarial`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +28,12 @@ from torch import nn
 
 from ..errors import InputError
 
+if TYPE_CHECKING:
+    from .adversarial import AdversarialTraining
+
 log = logging.getLogger(__name__)
+
+AUGMENTATION_SEED_OFFSET = 2  # adversarial.py seeds its augmentation generator with the run's seed + 2
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,25 @@ class DistributedContext:
         if self.distributed:
             for buffer in model.buffers():
                 torch.distributed.broadcast(buffer, src=0)
+
+    def average_gradients(self, module: nn.Module) -> None:
+        """Each gradient of `module` replaced by its mean over the ranks (what DDP does for the generator)."""
+        for parameter in module.parameters():
+            if parameter.grad is not None:
+                torch.distributed.all_reduce(parameter.grad, op=torch.distributed.ReduceOp.SUM)
+                parameter.grad.div_(self.world_size)
+
+    def share_adversarial(self, adversarial: AdversarialTraining, seed: int) -> None:
+        """Adversarial training on every rank: the discriminator starts the same everywhere (it is made from
+        the run's seed), its gradients are averaged before each of its optimiser's steps, so it stays the same;
+        each rank draws its own DiffAugment augmentations. Not wrapped in DDP: the discriminator runs several
+        times per step (twice, three times with R1), once with its parameters frozen, which DDP's reducer does
+        not allow; averaging by hand is what StyleGAN2-ADA does too. Nothing to do for one process."""
+        if not self.distributed:
+            return
+        adversarial.generator.manual_seed(self.rank_seed(seed + AUGMENTATION_SEED_OFFSET))
+        discriminator = adversarial.discriminator
+        adversarial.optimizer.register_step_pre_hook(lambda *_: self.average_gradients(discriminator))
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The model DDP-wrapped (the module itself for one process)."""
