@@ -52,7 +52,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# the model under a resolution strategy (None: the engine's default), or with detail transfer forced on or off
+# the model's ResolutionConfig overrides per method: "model" is the engine's default, the others change one field
 MODEL_STRATEGIES: dict[str, dict[str, object]] = {
     "scaled": {"strategy": "scaled"},
     "model": {},
@@ -104,7 +104,6 @@ class PhotoScore:
     seconds: float
     peak_mb: float
     paths: str
-
 
 
 @dataclass(frozen=True)
