@@ -21,17 +21,18 @@ ensure_env() {
     fi
 }
 
-# Xvfb and the X libraries Qt needs for a real window: the scripted-screenshot test uses them.
+# Xvfb and the X libraries Qt needs for a real window, and xdotool to drive it with real X events: the
+# real-window tests use them.
 ensure_xvfb() {
-    command -v xvfb-run >/dev/null && return 0
+    command -v xvfb-run >/dev/null && command -v xdotool >/dev/null && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq || true
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xvfb xauth libxcb-cursor0 \
             libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 \
             libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
-            >/dev/null || echo "dev.sh: could not install Xvfb; the real-window test will be skipped" >&2
+            xdotool >/dev/null || echo "dev.sh: could not install Xvfb; the real-window tests will be skipped" >&2
     else
-        echo "dev.sh: Xvfb is missing (install the xvfb package); the real-window test will be skipped" >&2
+        echo "dev.sh: Xvfb or xdotool is missing (install xvfb, xdotool); the real-window tests will be skipped" >&2
     fi
 }
 

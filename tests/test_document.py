@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from pconv_studio.engine.document import Change, Document
+from pconv_studio.editing.document import Change, Document
 from pconv_studio.engine.inpainter import Region
 from tests.support import gradient_image
 
@@ -132,8 +132,8 @@ def test_sixteen_bit_grey_and_alpha_documents(tmp_path):
         np.testing.assert_array_equal(document.pixels[~hole], pixels[~hole])
 
 
-def test_the_engine_and_the_model_never_import_qt():
-    code = ("import sys, pconv_studio.engine, pconv_studio.engine.document, pconv_studio.engine.mask_ops, "
+def test_the_engine_editing_and_the_model_never_import_qt():
+    code = ("import sys, pconv_studio.engine, pconv_studio.editing.document, pconv_studio.editing.mask_ops, "
             "pconv_studio.model, pconv_studio.cli.main; "
             "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

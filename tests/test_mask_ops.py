@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from pconv_studio.engine import Inpainter, ResolutionConfig, mask_ops
+from pconv_studio.editing import mask_ops
+from pconv_studio.engine import Inpainter, ResolutionConfig
 from pconv_studio.engine.inpainter import Region, network_hole, network_size
-from pconv_studio.model import propagate_masks
+from pconv_studio.model import propagate_masks, propagate_ratios
 from tests.support import TINY_CONFIG, gradient_image
 
 
@@ -110,9 +111,15 @@ def test_live_stages_match_propagate_masks_cropped_to_the_photo():
     assert stack.region == Region(0, 0, 100, 130) and stack.network_size == (100, 130)
     reference = propagate_masks(torch.from_numpy((~hole).astype(np.float32)), TINY_CONFIG)
     assert [s.stride for s in stack.stages] == [2, 4, 8, 16, 8, 4, 2, 1]
-    for stage, padded in zip(stack.stages, reference):
+    ratios = propagate_ratios(torch.from_numpy((~hole).astype(np.float32)), TINY_CONFIG)
+    largest = 1.0
+    for stage, padded, ratio in zip(stack.stages, reference, ratios):
         rows, columns = -(-100 // stage.stride), -(-130 // stage.stride)
         np.testing.assert_array_equal(stage.hole, padded[0, 0, :rows, :columns].numpy() == 0)
+        np.testing.assert_array_equal(stage.scaling, ratio[0, 0, :rows, :columns].numpy())
+        np.testing.assert_array_equal(stage.scaling == 0, stage.hole)  # no valid input exactly where still hole
+        largest = max(largest, float(ratio[0, 0, :rows, :columns].max()))
+    assert stack.max_scaling == largest > 1
     assert stack.stages[0].hole_percent > 5 and stack.first_clear_index is not None
     overlay = stack.photo_mask(1)
     rows, columns = np.mgrid[0:100, 0:130]
@@ -130,7 +137,7 @@ def test_stages_the_panel_predicts_are_those_of_the_pass_that_fills(tiny_weights
     resolution = ResolutionConfig(working_size=256, tile_size=256, tile_halo=32)
     result = Inpainter(tiny_weights, device="cpu", resolution=resolution).inpaint(pixels, hole)
     assert [fill.path for fill in result.fills] == [path]
-    from_network = mask_ops.stages_from_result(result, TINY_CONFIG)
+    from_network = mask_ops.stages_from_result(result, TINY_CONFIG, hole)
     predicted = mask_ops.propagated_stages(hole, TINY_CONFIG, resolution)
     assert from_network.from_network and not predicted.from_network
     assert from_network.region == predicted.region == mask_ops.staged_region(hole, resolution, TINY_CONFIG)
@@ -142,6 +149,7 @@ def test_stages_the_panel_predicts_are_those_of_the_pass_that_fills(tiny_weights
         assert predicted.network_size == (region.height, region.width) and region.width <= 256 + 2 * 32
     for computed, geometric in zip(from_network.stages, predicted.stages):
         np.testing.assert_array_equal(computed.hole, geometric.hole)
+        np.testing.assert_array_equal(computed.scaling, geometric.scaling)
     assert from_network.photo_mask(0).shape == (region.height, region.width)
 
 
@@ -154,3 +162,19 @@ def test_network_hole_marks_a_small_pixel_hole_if_any_photo_pixel_under_it_is(si
     assert max(network) == 64 and abs(network[0] / network[1] - size[0] / size[1]) < 0.1
     small = network_hole(hole, network)
     assert small.shape == network and small.sum() >= 1
+
+
+def test_is_degenerate_needs_a_block_of_min_shape_width_screen_pixel_centres():
+    def square(low, high):
+        return [(low, low), (high, low), (high, high), (low, high)]
+
+    assert mask_ops.MIN_SHAPE_WIDTH == 3
+    assert not mask_ops.is_degenerate(square(0.0, 3.0))  # centres 0.5, 1.5, 2.5: a 3x3 block
+    assert mask_ops.is_degenerate(square(0.6, 3.4))  # centres 1.5, 2.5 only
+    assert mask_ops.is_degenerate(square(0.3, 1.7), scale=2.0)  # the same square on screen
+    assert not mask_ops.is_degenerate(square(0.3, 1.7), scale=3.0)  # (0.9, 5.1): centres 1.5 .. 4.5
+    sliver = [(0.0, 0.0), (100.0, 40.0), (100.0, 42.0)]  # 2 px at its widest
+    assert mask_ops.is_degenerate(sliver) and not mask_ops.is_degenerate(sliver, scale=4.0)
+    bow_tie = [(0.0, 0.0), (20.0, 20.0), (20.0, 0.0), (0.0, 20.0)]  # self-crossing: signed area 0, real lobes
+    assert not mask_ops.is_degenerate(bow_tie)
+    assert mask_ops.is_degenerate([(5.0, 5.0), (50.0, 50.0)])

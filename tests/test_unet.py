@@ -6,8 +6,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from pconv_studio.model import PConvUNet, UNetConfig, get_preset, layer_specs, propagate_masks
+from pconv_studio.model import (
+    PartialConv2d, PConvUNet, UNetConfig, get_preset, layer_specs, propagate_masks, propagate_ratios,
+)
 
 from .support import TINY_CONFIG
 
@@ -122,3 +125,48 @@ def test_folded_batch_norms_give_the_same_fill(preset):
 def test_folding_refuses_a_network_in_training_mode():
     with pytest.raises(RuntimeError, match="eval"):
         PConvUNet(TINY_CONFIG).fold_batch_norms()
+
+
+def test_propagated_ratios_are_the_ratio_every_partial_conv_applies():
+    """Each PartialConv2d's own ratio, read back from its output in float64: y = conv(x * M) * ratio + b * m'.
+    Positive weights, biases and image (and batch norms at their initial statistics) keep every feature
+    positive, so conv(x * M) > 0 wherever sum(M) > 0."""
+    torch.manual_seed(0)
+    net = PConvUNet(TINY_CONFIG).double().eval()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, PartialConv2d):
+                module.weight.uniform_(0.01, 0.1)
+                if module.bias is not None:  # layers followed by a batch norm have none
+                    module.bias.uniform_(0.01, 0.1)
+    hole = np.zeros((48, 80), bool)
+    hole[10:30, 20:45] = True  # a rectangle
+    rows, columns = np.mgrid[0:48, 0:80]
+    hole |= (rows - 35) ** 2 + (columns - 62) ** 2 <= 8 ** 2  # and a disc
+    valid = torch.from_numpy((~hole).astype(np.float64))[None, None]
+    seen = []
+
+    def read_ratio(module, args, kwargs, output):
+        x, mask = args
+        raw = F.conv2d(x * module._as_groups(x, mask).expand(), module.weight, None, module.stride, module.padding)
+        y, new_mask = output
+        bias = module.bias.view(1, -1, 1, 1) * new_mask if module.bias is not None else 0.0
+        ratio = torch.where(new_mask > 0, (y - bias) / raw, 0.0)
+        assert (raw[new_mask.expand_as(raw) > 0] > 0).all()
+        assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-12)  # one ratio for all channels
+        seen.append(ratio[:, :1])
+
+    handles = [m.register_forward_hook(read_ratio, with_kwargs=True) for m in net.modules()
+               if isinstance(m, PartialConv2d)]
+    with torch.no_grad():
+        net(0.6 + 0.4 * torch.rand(1, 3, 48, 80, dtype=torch.float64), valid)  # above 0.5: positive features
+    for handle in handles:
+        handle.remove()
+    predicted = propagate_ratios(valid, TINY_CONFIG)
+    assert len(seen) == len(predicted) == len(layer_specs(TINY_CONFIG))
+    for spec, layer, geometry in zip(layer_specs(TINY_CONFIG), seen, predicted):
+        np.testing.assert_allclose(geometry.double().numpy(), layer.numpy(), rtol=1e-6, err_msg=spec.name)
+    first = predicted[0][0, 0]
+    assert first[2, 30] == 1.0  # inside the valid part (input rows 1-7, columns 57-63): no re-weighting
+    assert first[0, 0] == pytest.approx(49 / 16)  # the corner: a 7x7 window with 4x4 of it inside the image
+    assert first.max() > 4 and (first == 0).any()  # the hole's rim is re-weighted; its middle gets no input

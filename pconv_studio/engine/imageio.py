@@ -26,8 +26,8 @@ from .image_encode import SUPPORTED_SUFFIXES, SaveOptions, check_encodable, eigh
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "ImageInfo", "MaskFile", "SaveOptions", "check_mask_matches", "check_output_path",
-    "eight_bit", "hole_from_mask_pixels", "image_files", "load_image", "load_mask", "read_image", "read_mask",
-    "save_image", "save_mask", "write_atomically",
+    "eight_bit", "hole_from_mask_pixels", "image_files", "is_lossy", "load_image", "load_mask", "read_image",
+    "read_mask", "save_image", "save_mask", "write_atomically",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,13 @@ def check_writable_folder(folder: Path, purpose: Path | None = None) -> None:
         raise InputError(f"cannot write {what}: {existing} is not writable ({error.strerror or error})") from None
     os.close(handle)
     os.unlink(probe)
+
+
+def is_lossy(path: str | Path, webp_quality: int | None = None) -> bool:
+    """True when saving to `path` re-encodes the whole photo with loss, so pixels outside the hole change too:
+    JPEG always, WebP when a lossy `webp_quality` is asked for (`save_image` writes WebP losslessly otherwise)."""
+    suffix = Path(path).suffix.lower()
+    return suffix in (".jpg", ".jpeg") or (suffix == ".webp" and webp_quality is not None)
 
 
 def _current_umask() -> int:

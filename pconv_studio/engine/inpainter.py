@@ -462,13 +462,15 @@ def _choose_path(
     the nearest known pixel or None where not needed, the reach in px a full-resolution pass may rely on).
 
     The reach is the network's guaranteed closing distance, capped by the tile halo so the known pixel lies inside
-    the tile; Euclidean distances are never below the grid's Chebyshev ones, so the test is safe."""
+    the tile; Euclidean distances are never below the grid's Chebyshev ones, so the test is safe. Tiles take only
+    thin holes (`tiled_reach`): on wider ones the network at full resolution sees too little of the scene, and the
+    coarse pass wins (docs/resolution.md)."""
     scale = network_scale(region, resolution.working_size)
     if scale == 1.0 or resolution.strategy == "scaled":
         return ("full resolution" if scale == 1.0 else "scaled"), scale, None, 0.0
     reach = min(network_reach(config).closes, _round_up(resolution.tile_halo, config.size_multiple))
     distance = cv2.distanceTransform(crop_hole.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    path = "tiled" if distance[owned].max() <= reach else "two scales"
+    path = "tiled" if distance[owned].max() <= min(reach, resolution.tiled_reach) else "two scales"
     return path, scale, distance, reach
 
 

@@ -44,12 +44,14 @@ class ResolutionConfig:
     strategy: Strategy = "auto"
     tile_size: int = 1024  # px: the core each full-resolution tile writes (a multiple of the network's 2^levels)
     tile_halo: int = 128  # px of context around a tile's core (rounded up to the network's grid); see docs/resolution.md
-    edge_band: int = 64  # px: two scales refill the hole this far from its edge at full resolution
+    tiled_reach: int = 32  # px: regions whose every hole pixel is this close to a known one are filled in tiles
+    edge_band: int = 32  # px: two scales refill the hole this far from its edge at full resolution
     detail_transfer: bool = True  # two scales: add the photo's own high frequencies to the coarse fill
 
     def __post_init__(self) -> None:
         if (self.working_size < 64 or self.group_distance < 0 or self.context_fraction < 0 or self.min_context < 0
-                or not 0 < self.shared_crop_resolution <= 1 or self.tile_size < 64 or self.tile_halo < 0 or self.edge_band < 1):
+                or not 0 < self.shared_crop_resolution <= 1 or self.tile_size < 64 or self.tile_halo < 0
+                or self.edge_band < 1 or self.tiled_reach < 0):
             raise ValueError("invalid resolution config")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}")

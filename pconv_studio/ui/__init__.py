@@ -1,1 +1,1 @@
-"""The desktop app (PySide6): a window that observes the Qt-free document model in `engine.document`."""
+"""The desktop app (PySide6): a window that observes the Qt-free document model in `editing.document`."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QMessageBox, QSpinBox, QToolBar
+from PySide6.QtWidgets import QLabel, QSpinBox, QToolBar
 
 from .canvas import MAX_BRUSH, MIN_BRUSH
 
@@ -16,14 +16,22 @@ if TYPE_CHECKING:
 __all__ = ["DEVICES", "WindowActions", "install_actions"]
 
 DEVICES = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA GPU"), ("mps", "Apple GPU (MPS)"))
-SHORTCUTS = """\
-Brush B · Eraser E (or the right button) · Rectangle R · Lasso L
-Brush size [ and ], or Alt+wheel
-Zoom: wheel at the cursor · Fit Ctrl+0 · 100% Ctrl+1 · Pan: Space+drag or the middle button
-Inpaint Ctrl+Enter · Cancel Esc · Before/after: hold Tab or \\, or toggle with O
-Undo Ctrl+Z · Redo Ctrl+Shift+Z or Ctrl+Y · Invert mask Ctrl+I · Clear mask Ctrl+D
-Grow mask Ctrl+Alt+G · Shrink mask Ctrl+Alt+H
-Open Ctrl+O · Paste Ctrl+V · Save Ctrl+S · Save as Ctrl+Shift+S · Copy result Ctrl+C"""
+SHORTCUTS = (  # (what, keys): Help → Keyboard shortcuts shows them as a table
+    ("Brush, eraser, rectangle, lasso", "B, E (or the right button), R, L"),
+    ("Brush size", "[ and ], or Alt+wheel"),
+    ("Zoom at the cursor", "Wheel"),
+    ("Fit, 100%, zoom in, zoom out", "Ctrl+0, Ctrl+1, Ctrl+=, Ctrl+-"),
+    ("Pan", "Space+drag, or the middle button"),
+    ("Inpaint, cancel", "Ctrl+Enter, Esc"),
+    ("Before/after", "Hold Tab or \\; O toggles"),
+    ("Undo, redo", "Ctrl+Z; Ctrl+Shift+Z or Ctrl+Y"),
+    ("Invert, clear the mask", "Ctrl+I, Ctrl+D"),
+    ("Grow, shrink the mask", "Ctrl+Alt+G, Ctrl+Alt+H"),
+    ("Hide or show the panel", "P"),
+    ("Open, paste", "Ctrl+O, Ctrl+V"),
+    ("Save, save as", "Ctrl+S, Ctrl+Shift+S"),
+    ("Copy the result", "Ctrl+C"),
+)
 TOOL_KEYS = (("brush", "&Brush", "B"), ("eraser", "&Eraser", "E"), ("rectangle", "&Rectangle", "R"),
              ("lasso", "&Lasso", "L"))
 
@@ -138,16 +146,20 @@ def install_actions(window: "MainWindow") -> WindowActions:
     view_menu.addAction(_action(w, "Zoom o&ut", lambda: w.canvas.zoom_by(0.8), "Ctrl+-"))
     view_menu.addSeparator()
     view_menu.addAction(show_original)
-    view_menu.addAction(w.panel.toggleViewAction())
+    panel_toggle = w.panel.toggleViewAction()  # the panel collapses (and comes back) with P
+    panel_toggle.setShortcut(QKeySequence("P"))
+    view_menu.addAction(panel_toggle)
     help_menu = menus.addMenu("&Help")
-    help_menu.addAction(_action(w, "&Keyboard shortcuts", lambda: QMessageBox.information(
-        w, "Keyboard shortcuts", SHORTCUTS)))
+    help_menu.addAction(_action(w, "&Keyboard shortcuts", lambda: w.dialogs.show_table(
+        "Keyboard shortcuts", ("What", "Keys"), SHORTCUTS)))
 
     brush_spin = QSpinBox()
     brush_spin.setRange(MIN_BRUSH, MAX_BRUSH)
     brush_spin.setSuffix(" px")
     brush_spin.setToolTip("Brush size ([ and ], or Alt+wheel)")
     brush_spin.valueChanged.connect(w.canvas.set_brush_size)
+    for action, short in ((save, "Save"), (show_original, "Original")):  # the tool bar fits an 800 px window
+        action.setIconText(short)
     bar = QToolBar("Tools")
     bar.setObjectName("toolBar")
     bar.setMovable(False)
@@ -156,7 +168,7 @@ def install_actions(window: "MainWindow") -> WindowActions:
     bar.addWidget(QLabel("  Size "))
     bar.addWidget(brush_spin)
     bar.addSeparator()
-    for action in (inpaint, cancel, auto_run, None, show_original):
+    for action in (inpaint, cancel, None, show_original):  # "Fill after each stroke" lives in the Inpaint menu
         bar.addSeparator() if action is None else bar.addAction(action)
     bar.widgetForAction(inpaint).setStyleSheet(
         "QToolButton { font-weight: bold; padding: 3px 12px; color: white; background: #2f6fd6; border-radius: 4px; }"

@@ -46,21 +46,29 @@ class ScriptedSession(QObject):
         self.args = args
         self.exit_code = 0
         self._filling = False
+        self._opened = False
         window.errorReported.connect(self._on_error)
         if args.quit:
             QTimer.singleShot(SCRIPT_TIMEOUT_MS, lambda: self._fail("timed out"))
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Open the photo asked for; called before the window is shown, so its first frame has the photo."""
         args = self.args
         if args.demo:
             photo, mask = demo_paths()
-            opened = self.window.open_path(photo, mask)
+            self._opened = self.window.open_path(photo, mask)
         elif args.image:
-            opened = self.window.open_path(args.image)
+            self._opened = self.window.open_path(args.image)
         else:
-            opened = True
-        if not opened:
-            return  # reported: with --quit, _on_error ends the run
+            self._opened = True
+
+    def start(self) -> None:
+        """The rest of the script, once the event loop runs."""
+        args = self.args
+        if not self._opened:  # reported; with --quit the run ends (an exit asked for before the loop ran is lost)
+            if args.quit:
+                QApplication.instance().exit(self.exit_code)
+            return
         if args.run:
             self._wait_for_engine()
         else:
@@ -128,6 +136,7 @@ def run_app(args: argparse.Namespace) -> int:
         else:
             window = MainWindow(AppSettings(), weights=args.weights, device=args.device)
         session = ScriptedSession(window, args)
+        session.open()  # before show: no empty (black under X11) window while a large photo decodes
         window.show()
         QTimer.singleShot(0, session.start)
         code = app.exec()

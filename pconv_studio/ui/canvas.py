@@ -11,14 +11,15 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent,
+    QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QPaintEvent, QResizeEvent, QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
     QStyleOptionGraphicsItem, QWidget,
 )
 
-from ..engine.document import Change, Document
+from ..editing import mask_ops
+from ..editing.document import Change, Document
 from ..engine.inpainter import Region
 from .image_convert import display_bytes, display_image, mask_image, write_display
 
@@ -66,7 +67,8 @@ def _rect(region: Region) -> QRectF:
 
 
 class CanvasView(QGraphicsView):
-    """QGraphicsView of the document. Wheel zooms at the cursor, Space+drag or the middle button pans."""
+    """QGraphicsView of the document. The wheel zooms at the cursor, zoom keys at the view's centre; Space+drag or
+    the middle button pans."""
 
     strokeStarted = Signal(QPointF, bool)  # point, erase
     strokeMoved = Signal(QPointF)
@@ -81,7 +83,11 @@ class CanvasView(QGraphicsView):
         self.setScene(QGraphicsScene(self))
         self.setBackgroundBrush(QColor(38, 38, 42))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by keeps its own anchor
+        # the view scrolls past the photo's edges (see _update_margins), so scroll bars would always show; panning
+        # is Space+drag or the middle button, and the viewport never changes size when the photo does
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -118,6 +124,7 @@ class CanvasView(QGraphicsView):
         self._drag_points: list[QPointF] = []
         self._cursor_pos: QPointF | None = None
         self._fitting = True  # keep the photo fitted to the window until the user zooms
+        self._brush_on_screen: float | None = None  # the brush's size on screen to restore once the view is shown
 
     @staticmethod
     def _cosmetic_pen(colour: QColor, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
@@ -128,6 +135,8 @@ class CanvasView(QGraphicsView):
     # --- document -------------------------------------------------------------------------------------------
 
     def set_document(self, document: Document | None) -> None:
+        """Show `document`, fitted; the brush keeps its diameter on screen (not in photo pixels)."""
+        brush_on_screen = self.brush_size * self.zoom
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -146,6 +155,16 @@ class CanvasView(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, document.width, document.height))
         self._unsubscribe = document.subscribe(self._on_document_changed)
         self.fit()
+        self._brush_on_screen = brush_on_screen
+        if self.isVisible():
+            self._keep_brush_on_screen()
+        # else: opened before the window first shows (start-up): the brush waits for the first paint, when the
+        # view has its size and the photo its fit
+
+    def _keep_brush_on_screen(self) -> None:
+        if self._brush_on_screen is not None:
+            self.set_brush_size(round(self._brush_on_screen / self.zoom))
+            self._brush_on_screen = None
 
     def _on_document_changed(self, change: Change) -> None:
         document = self.document
@@ -197,23 +216,62 @@ class CanvasView(QGraphicsView):
     def fit(self) -> None:
         self._fitting = True
         if self.document is not None:
-            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+            photo = self.scene().sceneRect()
+            self.fitInView(photo, Qt.AspectRatioMode.KeepAspectRatio)
+            self._update_margins()
+            self._place(photo.center(), self._viewport_centre())
 
     def actual_size(self) -> None:
         self._fitting = False
-        centre = self.mapToScene(self.viewport().rect().center())
+        centre = self._scene_at(self._viewport_centre())
         self.resetTransform()
-        self.centerOn(centre)
+        self._update_margins()
+        self._place(centre, self._viewport_centre())
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom so that the photo point under `anchor` (a viewport position; None: the view's centre) stays
+        under it, to a pixel."""
         self._fitting = False
         factor = min(max(self.zoom * factor, MIN_ZOOM), MAX_ZOOM) / self.zoom
+        anchor = self._viewport_centre() if anchor is None else anchor
+        fixed = self._scene_at(anchor)
         self.scale(factor, factor)
+        self._update_margins()
+        self._place(fixed, anchor)
+
+    def _viewport_centre(self) -> QPointF:
+        return QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
+
+    def _scene_at(self, position: QPointF) -> QPointF:
+        """The photo point under a viewport position (sub-pixel; mapToScene rounds to whole pixels)."""
+        inverse, _ = self.viewportTransform().inverted()
+        return inverse.map(position)
+
+    def _place(self, point: QPointF, position: QPointF) -> None:
+        """Scroll so that the photo point `point` lies under the viewport position `position`, to a pixel."""
+        drift = self.viewportTransform().map(point) - position
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(drift.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(drift.y()))
+
+    def _update_margins(self) -> None:
+        """Let the view scroll one viewport past each edge of the photo, so that any photo point can be brought
+        under any viewport position: zooming at the cursor near an edge, or with the photo smaller than the
+        view, keeps the point under the cursor (Qt would centre a photo smaller than the view instead)."""
+        horizontal, vertical = self.viewport().width() / self.zoom, self.viewport().height() / self.zoom
+        self.setSceneRect(self.scene().sceneRect().adjusted(-horizontal, -vertical, horizontal, vertical))
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self._keep_brush_on_screen()  # the first paint: the view has its final size and the photo its fit
+        super().paintEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
+        super().resizeEvent(event)  # keeps the view's centre (the resize anchor)
         if self._fitting:
             self.fit()
+        elif self.document is not None:
+            centre = self._scene_at(self._viewport_centre())
+            self._update_margins()
+            self._place(centre, self._viewport_centre())
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.document is None:
@@ -260,8 +318,7 @@ class CanvasView(QGraphicsView):
     # --- mouse --------------------------------------------------------------------------------------------------
 
     def _scene_point(self, event: QMouseEvent | QWheelEvent) -> QPointF:
-        inverse, _ = self.viewportTransform().inverted()
-        return inverse.map(event.position())
+        return self._scene_at(event.position())
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         button = event.button()
@@ -317,9 +374,17 @@ class CanvasView(QGraphicsView):
         self.shape_item.setPath(QPainterPath())
         if tool in ("brush", "eraser"):
             self.strokeFinished.emit()
-        elif tool == "rectangle":
-            self.rectangleDrawn.emit(points[0], self._scene_point(event), erase)
-        elif len(points) >= 3:
+            return
+        if tool == "rectangle":
+            (a, b) = points[0], self._scene_point(event)
+            outline = [(a.x(), a.y()), (b.x(), a.y()), (b.x(), b.y()), (a.x(), b.y())]
+        else:
+            outline = [(p.x(), p.y()) for p in points]
+        if mask_ops.is_degenerate(outline, self.zoom):
+            return  # a line or a click, not a shape: it adds nothing
+        if tool == "rectangle":
+            self.rectangleDrawn.emit(a, b, erase)
+        else:
             self.lassoDrawn.emit(points, erase)
 
     def abort_drag(self) -> None:
@@ -343,7 +408,7 @@ class CanvasView(QGraphicsView):
             self.set_brush_size(round(self.brush_size * (1.15 ** notches)) + (1 if notches > 0 else -1))
             self._update_cursor(self._scene_point(event))
         elif notches:
-            self.zoom_by(WHEEL_ZOOM_STEP ** notches)
+            self.zoom_by(WHEEL_ZOOM_STEP ** notches, event.position())
         event.accept()
 
     # --- keys ---------------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..engine import mask_ops
-from ..engine.document import Document, Edit
+from ..editing import mask_ops
+from ..editing.document import Document, Edit
 
 __all__ = ["DocumentEditor", "EditCommand"]
 

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolBar, QWidget
 
 from ..engine import InpaintResult
 from ..engine.blend import LruCache
-from ..engine.document import Edit
-from ..engine.mask_ops import bounding_region
+from ..editing.document import Edit
+from ..editing.mask_ops import bounding_region
 from .commands import DocumentEditor
 from .settings import AppSettings
 from .worker import InpaintController, InpaintRequest

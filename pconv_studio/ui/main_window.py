@@ -11,14 +11,16 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QUndoStack
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QWidget
+from PySide6.QtGui import (
+    QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QResizeEvent, QUndoStack,
+)
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStyle, QWidget
 
+from ..editing.document import Change, Document
+from ..editing.mask_ops import StageStack, stages_from_result
 from ..engine import Inpainter, save_image, save_mask
-from ..engine.document import Change, Document
-from ..engine.imageio import SUPPORTED_SUFFIXES, ImageInfo, read_image, read_mask
+from ..engine.imageio import SUPPORTED_SUFFIXES, ImageInfo, is_lossy, read_image, read_mask
 from ..engine.inpainter import describe_fills
-from ..engine.mask_ops import StageStack, stages_from_result
 from ..errors import ImageIOError, PConvError
 from ..model import get_preset
 from ..paths import data_folder
@@ -56,7 +58,9 @@ class MainWindow(QMainWindow):
         self._document_info = ImageInfo()  # what the open file holds besides pixels (profile, EXIF, alpha kind)
         self._unsubscribe = None
         self._deferred_fill: tuple[object, object] | None = None  # a result that arrived mid-stroke
-        self._showing_network_stages = False
+        self._showing_network_stages = False  # the panel shows a fill's stages, until the mask changes
+        self._applying_fill = False  # the fill's own mask change keeps those stages on show
+        self._lossy_accepted = False  # the user agreed to a lossy format once: not asked again
         self._unavailable_reason = "the model is still loading"
         self.device = device or settings.device  # as the user asked for it: "auto", "cpu", "cuda", ...
         self._requested_device = self.device
@@ -77,7 +81,8 @@ class MainWindow(QMainWindow):
         self.propagation.set_geometry(get_preset(SHIPPED_ARCHITECTURE), self.propagation.resolution)
         self.menu_actions = install_actions(self)
         self.fill_style = FillStyle(self.editor, self.inpaint, settings, self)
-        self.addToolBar(self.fill_style.toolbar)
+        # below the canvas: the tools' bar fills the top row at 800 px already
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.fill_style.toolbar)
         self._build_status_bar()
         self._connect()
         self._restore_settings()
@@ -131,7 +136,7 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         settings = self.settings
-        self.canvas.set_brush_size(settings.brush_size)
+        self.canvas.set_brush_size(settings.brush_size)  # stored on screen; at zoom 1 until a photo opens
         self.menu_actions.brush_spin.setValue(self.canvas.brush_size)
         self.set_tool(settings.tool if settings.tool in self.menu_actions.tools else "brush")
         self.menu_actions.auto_run.setChecked(settings.auto_run)
@@ -139,13 +144,24 @@ class MainWindow(QMainWindow):
         geometry, state = settings.window_layout()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        else:  # 1400x900, or nine tenths of a smaller screen
+            screen = QGuiApplication.primaryScreen()
+            available = screen.availableGeometry().size() if screen is not None else None
+            width, height = 1400, 900
+            if available is not None:
+                width, height = min(width, available.width() * 9 // 10), min(height, available.height() * 9 // 10)
+            self.resize(width, height)
         if state is not None:
             self.restoreState(state)
         else:
             self.resizeDocks([self.panel], [380], Qt.Orientation.Horizontal)
         self._update_recent_menu()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The panel never takes more than a third of the window, so the photo keeps two thirds."""
+        separator = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetSeparatorExtent)
+        self.panel.setMaximumWidth(max(self.panel.minimumSizeHint().width(), self.width() // 3 - separator))
+        super().resizeEvent(event)
 
     # --- errors and notices ---------------------------------------------------------------------------------
 
@@ -192,7 +208,8 @@ class MainWindow(QMainWindow):
         self._update_inpaint_enabled()
 
     def _on_document_changed(self, change: Change) -> None:
-        if change.mask and not self._showing_network_stages:
+        if change.mask and not self._applying_fill:
+            self._showing_network_stages = False  # any other mask change: the panel follows the mask again
             self.propagation.schedule()
         if change.state:
             self._update_title()
@@ -208,10 +225,12 @@ class MainWindow(QMainWindow):
         self.setWindowModified(document.dirty)
 
     def _may_discard(self) -> bool:
-        """Ask before unsaved work is thrown away; True if there is none or the user agrees."""
+        """Ask before unsaved work is thrown away (save it, discard it, or stay); True if the work is saved, there
+        is none, or the user lets it go."""
         if self.document is None or not self.document.dirty:
             return True
-        return self.dialogs.confirm_discard("The current photo has unsaved changes. Discard them?")
+        answer = self.dialogs.ask_unsaved("The current photo has unsaved changes. Save them first?")
+        return answer == "discard" or (answer == "save" and self.save())
 
     def open_path(self, path: str | Path, mask_path: str | Path | None = None) -> bool:
         """Open a photo (and optionally a mask with it, as its starting mask); errors are reported, not raised."""
@@ -287,16 +306,29 @@ class MainWindow(QMainWindow):
         if document is None:
             return False
         if document.path is not None:
-            suggested = document.path.with_name(f"{document.path.stem}_filled{document.path.suffix}")
+            suggested = document.path.with_name(f"{document.path.stem}_filled{self._lossless_suffix()}")
         else:
             suggested = Path(self.settings.last_folder) / "pasted_filled.png"
         path = self.dialogs.save_image(str(suggested))
         return self.save_to(path) if path else False
 
+    def _lossless_suffix(self) -> str:
+        """The photo's own format where it keeps every pixel (PNG, TIFF, BMP; 16-bit photos only come from PNG
+        and TIFF), PNG where it would not (JPEG, WebP)."""
+        path = self.document.path
+        return path.suffix if path is not None and path.suffix and not is_lossy(path) else ".png"
+
     def save_to(self, path: str | Path) -> bool:
         path = Path(path)
         if not path.suffix:
-            path = path.with_suffix(self.document.path.suffix if self.document.path else ".png")
+            path = path.with_suffix(self._lossless_suffix())
+        if is_lossy(path) and not self._lossy_accepted:
+            name = "WebP" if path.suffix.lower() == ".webp" else "JPEG"
+            question = (f"{name} re-encodes the whole photo: pixels outside the hole will change slightly too "
+                        f"(PNG or TIFF keep them exactly). Save as {name} anyway?")
+            if not self.dialogs.confirm_lossy_save(question):
+                return False
+            self._lossy_accepted = True  # asked once per session
         try:
             notices = save_image(path, self.document.pixels, self.settings.jpeg_quality, self._document_info)
         except PConvError as error:
@@ -381,7 +413,7 @@ class MainWindow(QMainWindow):
         self.menu_actions.brush_spin.blockSignals(True)
         self.menu_actions.brush_spin.setValue(size)
         self.menu_actions.brush_spin.blockSignals(False)
-        self.settings.brush_size = size
+        self.settings.brush_size = round(size * self.canvas.zoom)  # on screen: photos differ in size
 
     def resize_mask(self, grow: bool) -> None:
         pixels = self.dialogs.ask_int("Grow mask" if grow else "Shrink mask", "By how many pixels?", 8, 1, 500)
@@ -432,6 +464,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_engine_ready(self, model_name: str, device: str) -> None:
+        log.info("model %s ready on %s", model_name, device)
         self.model_label.setText(f"model: {model_name}")
         self.device_label.setText(device)
         self.propagation.set_geometry(self.inpaint.config, self.inpaint.resolution)
@@ -484,11 +517,11 @@ class MainWindow(QMainWindow):
     def _apply_fill(self, request: object, result: object) -> None:
         if not self.fill_style.accept(request, result):
             return  # a refill for a style no longer chosen, or of a fill that is no longer the newest step
-        self._showing_network_stages = True  # the fill clears the mask: keep the network's stages on show
+        self._applying_fill = True  # the fill clears the mask: keep the network's stages on show
         try:
             applied = self.fill_style.commit(request, result)
         finally:
-            self._showing_network_stages = False
+            self._applying_fill = False
         self.device_label.setText(result.device)
         self.run_label.setText(f"last fill {result.seconds:.2f} s")
         for notice in result.notices:
@@ -498,9 +531,12 @@ class MainWindow(QMainWindow):
                 f"Filled in {result.seconds:.2f} s ({describe_fills(result.fills)}). Keep painting and fill again, "
                 "or undo (Ctrl+Z)." if applied
                 else "Nothing to fill.", 10_000)
-        stack = stages_from_result(result, self.inpaint.config)
-        self._show_stack(stack)
+        stack = stages_from_result(result, self.inpaint.config, request.hole)
         self._showing_network_stages = stack is not None
+        if stack is not None:
+            self._show_stack(stack)
+        else:
+            self.propagation.schedule()
         self.fillApplied.emit()
 
     # --- the panel ------------------------------------------------------------------------------------------
@@ -512,6 +548,11 @@ class MainWindow(QMainWindow):
 
     def _show_stack(self, stack: StageStack | None) -> None:
         self.panel.show_stack(stack)
+        if stack is None:
+            log.info("panel: no hole")
+        else:
+            log.info("panel: %s stages, hole per layer %s", "network" if stack.from_network else "predicted",
+                     " ".join(f"{stage.hole_percent:.3f}" for stage in stack.stages))
         self.stagesShown.emit(stack)
 
     @Slot(int)
@@ -552,6 +593,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.settings.save_window_layout(self.saveGeometry(), self.saveState())
+        self.settings.brush_size = round(self.canvas.brush_size * self.canvas.zoom)
         self.settings.sync()
         self.inpaint.shutdown()
         self.propagation.shutdown()

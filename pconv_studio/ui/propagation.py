@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from ..editing.mask_ops import StageStack, propagated_stages
 from ..engine.inpainter import ResolutionConfig
-from ..engine.mask_ops import StageStack, propagated_stages
 from ..model import UNetConfig
 from .worker import start_in_thread, stop_thread
 

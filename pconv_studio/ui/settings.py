@@ -39,6 +39,7 @@ class AppSettings:
 
     @property
     def brush_size(self) -> int:
+        """The brush's diameter on screen (px), so it suits the next photo whatever its size."""
         return self._int("brush/size", 40, 1, 500)
 
     @brush_size.setter

@@ -70,3 +70,45 @@ def test_demo_run_screenshot_quit_under_xvfb(tmp_path: Path):
     result = run_app(["--demo", "--run", "--screenshot", str(shot), "--quit"], tmp_path, prefix=["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"], platform="xcb")
     assert result.returncode == 0, result.stderr
     check_screenshot(shot)
+
+
+def test_the_first_frame_already_shows_the_photo(qtbot, tiny_weights: Path, tmp_path: Path):
+    """In-process, so an event filter sees the window appear and paint: it appears (is mapped, which X11 shows
+    black until the first paint) only with the photo open, and the canvas's first paint has it."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    from pconv_studio.cli.app_options import build_parser
+    from pconv_studio.ui.app import run_app
+    from pconv_studio.ui.canvas import CanvasView
+    from pconv_studio.ui.main_window import MainWindow
+
+    class FirstPaint(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.documents: list[bool] = []
+            self.shown: list[bool] = []
+            self.brush_on_screen: list[float] = []
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and isinstance(watched.parent(), CanvasView):
+                canvas = watched.parent()
+                self.documents.append(canvas.document is not None)
+                self.brush_on_screen.append(canvas.brush_size * canvas.zoom)
+            elif event.type() == QEvent.Type.Show and isinstance(watched, MainWindow):
+                self.shown.append(watched.document is not None)
+            return False
+
+    shot = tmp_path / "shot.png"
+    spy = FirstPaint()
+    QApplication.instance().installEventFilter(spy)
+    try:
+        code = run_app(build_parser().parse_args(["--demo", "--screenshot", str(shot), "--quit",
+                                                  "--weights", str(tiny_weights)]))
+    finally:
+        QApplication.instance().removeEventFilter(spy)
+    assert code == 0 and shot.is_file()
+    assert spy.shown == [True] and spy.documents and spy.documents[0], (spy.shown, spy.documents)
+    # the default brush is 40 px on screen, also when the photo was fitted before the window had its size (the
+    # filter sees a paint before the canvas handles it: the size is set on the first paint, seen on the next)
+    assert abs(spy.brush_on_screen[-1] - 40) <= spy.brush_on_screen[-1] / 40 + 1, spy.brush_on_screen

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QTableWidget, QToolBar
 
+from pconv_studio.engine import save_image
+from pconv_studio.ui.actions import SHORTCUTS
 from pconv_studio.ui.canvas import MAX_BRUSH, MIN_BRUSH
-from tests.ui.conftest import capsule_reference, drag, send_mouse
+from pconv_studio.ui.dialogs import Dialogs, ScriptedDialogs
+from tests.support import gradient_image
+from tests.ui.conftest import capsule_reference, drag, send_mouse, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -177,7 +182,127 @@ def test_space_drag_pans_and_ctrl_0_fits(window, qtbot):
     assert canvas.horizontalScrollBar().value() == before + 120
     assert not window.document.hole.any()  # panning does not paint
     qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
-    rect = canvas.mapFromScene(canvas.sceneRect()).boundingRect()
+    rect = canvas.mapFromScene(canvas.scene().sceneRect()).boundingRect()  # the photo
     assert rect.width() <= canvas.viewport().width() + 1 and rect.height() <= canvas.viewport().height() + 1
     qtbot.keyClick(canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert canvas.zoom == 1.0
+
+
+def wheel(canvas, position: QPoint, notches: int = 1) -> None:
+    """A real wheel event at a viewport position, after the mouse moved there."""
+    QTest.mouseMove(canvas.viewport(), position)
+    local = QPointF(position)
+    event = QWheelEvent(local, QPointF(canvas.viewport().mapToGlobal(position)), QPoint(), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+def image_point_at(canvas, position: QPointF) -> QPointF:
+    inverse, _ = canvas.viewportTransform().inverted()
+    return inverse.map(position)
+
+
+def test_the_wheel_zooms_at_the_cursor_and_keys_keep_the_centre(make_window, fake_engine, tmp_path, qtbot):
+    photo = tmp_path / "large.png"
+    save_image(photo, gradient_image(600, 800))
+    window = make_window(lambda weights, device: fake_engine)
+    assert window.open_path(photo)
+    canvas = window.canvas
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # fit
+    fitted = canvas.zoom
+    cursor = QPoint(canvas.mapFromScene(QPointF(640, 470)))  # the photo's bottom-right area
+    before = image_point_at(canvas, QPointF(cursor))
+    for _ in range(2):  # the first notch leaves the photo smaller than the view in one direction
+        wheel(canvas, cursor)
+        after = image_point_at(canvas, QPointF(cursor))
+        assert abs(after.x() - before.x()) * canvas.zoom <= 1 and abs(after.y() - before.y()) * canvas.zoom <= 1
+    assert canvas.zoom == pytest.approx(fitted * 1.25 ** 2)
+    wheel(canvas, cursor, -1)  # and back out
+    after = image_point_at(canvas, QPointF(cursor))
+    assert abs(after.x() - before.x()) * canvas.zoom <= 1 and abs(after.y() - before.y()) * canvas.zoom <= 1
+    centre = QPointF(canvas.viewport().rect().center())
+    before = image_point_at(canvas, centre)
+    qtbot.keyClick(canvas, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom == pytest.approx(fitted * 1.25 ** 2)
+    after = image_point_at(canvas, centre)
+    assert abs(after.x() - before.x()) * canvas.zoom <= 1 and abs(after.y() - before.y()) * canvas.zoom <= 1
+
+
+def test_the_brush_keeps_its_size_on_screen_across_photos(make_window, fake_engine, tmp_path, settings_file):
+    large, small = tmp_path / "large.png", tmp_path / "small.png"
+    save_image(large, gradient_image(900, 1200))
+    save_image(small, gradient_image(120, 160))
+    window = make_window(lambda weights, device: fake_engine)
+    canvas = window.canvas
+    assert window.open_path(large)
+    canvas.set_brush_size(200)
+    on_screen = 200 * canvas.zoom
+    assert window.open_path(small)
+    assert canvas.zoom > 5 * on_screen / 200  # the small photo is shown much larger
+    assert abs(canvas.brush_size * canvas.zoom - on_screen) <= canvas.zoom / 2 + 1e-9
+    assert window.menu_actions.brush_spin.value() == canvas.brush_size
+    window.close()  # the next session starts with the same size on screen
+    again = make_window(lambda weights, device: fake_engine)
+    assert again.open_path(large)
+    # rounding to whole photo pixels on the small photo (zoom ~4) and to whole screen pixels in the settings
+    assert abs(again.canvas.brush_size * again.canvas.zoom - on_screen) <= 0.03 * on_screen
+
+
+def test_a_lasso_or_rectangle_without_area_on_screen_adds_nothing(window, qtbot):
+    canvas, document = window.canvas, window.document
+    origin = canvas.mapFromScene(QPointF(0, 0))  # zoom 1: one photo pixel per screen pixel
+    qtbot.keyClick(canvas, Qt.Key.Key_L)
+    # along a line and back, the way a hand does it: the return path 1 px off the way out
+    out = [origin + QPoint(20 + 6 * i, 30 + 2 * i) for i in range(20)]
+    back = [p + QPoint(0, 1) for p in reversed(out)]
+    drag(canvas.viewport(), out + back)
+    qtbot.keyClick(canvas, Qt.Key.Key_R)
+    drag(canvas.viewport(), [origin + QPoint(20, 80), origin + QPoint(120, 81)])  # 1 px tall on screen
+    assert not document.hole.any() and not document.dirty and window.undo_stack.count() == 0
+    wait_idle(qtbot, window)
+    assert window.panel.stack is None
+    drag(canvas.viewport(), [origin + QPoint(20, 80), origin + QPoint(24, 84)])  # a small rectangle still counts
+    assert document.hole.sum() == 16 and window.undo_stack.count() == 1
+
+
+def test_at_800_by_600_the_photo_keeps_two_thirds_the_tool_bar_fits_and_p_collapses_the_panel(window, qtbot):
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.width() == 800)
+    qtbot.wait(50)
+    assert window.canvas.width() >= 2 * window.width() / 3 and window.panel.isVisible()
+    assert window.panel.width() >= 150  # still usable
+    bar = window.findChild(QToolBar)
+    overflowed = [a.iconText() for a in bar.actions() if not a.isSeparator() and not bar.widgetForAction(a).isVisible()]
+    assert overflowed == []
+    qtbot.keyClick(window.canvas, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: not window.panel.isVisible())
+    qtbot.waitUntil(lambda: window.canvas.width() >= window.width() - 2)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: window.panel.isVisible())
+
+
+def test_the_shortcuts_dialog_is_a_table_with_one_unwrapped_phrase_per_cell(window, qtbot):
+    window.dialogs = Dialogs(window)
+    seen = []
+
+    def inspect() -> None:
+        dialog = QApplication.activeModalWidget()
+        try:
+            table = dialog.findChild(QTableWidget, "table")
+            metrics = table.fontMetrics()
+            cells = [[table.item(r, c).text() for c in range(2)] for r in range(table.rowCount())]
+            seen.append(cells)
+            for row, (what, keys) in enumerate(cells):
+                for column, text in enumerate((what, keys)):
+                    assert table.columnWidth(column) >= metrics.horizontalAdvance(text)  # nothing cut or wrapped
+                    assert table.rowHeight(row) < 2 * metrics.height()  # one line per row
+            assert table.viewport().width() >= table.columnWidth(0) + table.columnWidth(1)  # no sideways scroll
+        finally:
+            dialog.reject()
+            window.dialogs = ScriptedDialogs()
+
+    QTimer.singleShot(0, inspect)
+    (action,) = [a for a in window.menuBar().actions() if a.text() == "&Help"][0].menu().actions()
+    action.trigger()
+    assert seen and [tuple(row) for row in seen[0]] == list(SHORTCUTS)
+    assert ("Zoom at the cursor", "Wheel") in SHORTCUTS

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pconv_studio.engine import load_image, load_mask, save_image, save_mask
+from pconv_studio.ui.dialogs import Dialogs
 from pconv_studio.ui.image_convert import pixels_to_qimage
 from pconv_studio.ui.settings import AppSettings
 from tests.support import gradient_image
@@ -161,15 +163,16 @@ def test_settings_survive_a_restart(make_window, fake_engine, settings_file: Pat
     photo = tmp_path / "photo.png"
     save_image(photo, gradient_image(32, 32))
     window.open_path(photo)
-    window.canvas.set_brush_size(77)
+    window.canvas.set_brush_size(20)
+    on_screen = round(20 * window.canvas.zoom)  # the brush is remembered by its size on screen
     window.set_tool("lasso")
     window.menu_actions.auto_run.setChecked(True)
     window.close()
     settings = AppSettings(QSettings(str(settings_file), QSettings.Format.IniFormat))
-    assert (settings.brush_size, settings.tool, settings.auto_run) == (77, "lasso", True)
+    assert (settings.brush_size, settings.tool, settings.auto_run) == (on_screen, "lasso", True)
     assert settings.recent_files == [str(photo)] and settings.last_folder == str(tmp_path)
     again = make_window(lambda weights, device: fake_engine)
-    assert again.canvas.brush_size == 77 and again.canvas.tool == "lasso"
+    assert again.canvas.brush_size == on_screen and again.canvas.tool == "lasso"  # no photo yet: zoom 1
     assert again.menu_actions.auto_run.isChecked()
     assert [a.text() for a in again.menu_actions.recent_menu.actions()] == ["photo.png"]
 
@@ -204,3 +207,56 @@ def test_a_float_tiff_is_refused_with_the_way_to_fill_it(window, tmp_path: Path)
     assert not window.open_path(tmp_path / "hdr.tif")
     assert len(reported) == 1 and "floating-point" in reported[0] and "pconv-studio inpaint" in reported[0]
     assert window.document is None
+
+
+def test_a_jpeg_photo_is_saved_losslessly_by_default_and_a_lossy_choice_is_stated_once(window, qtbot, tmp_path):
+    source = tmp_path / "photo.jpg"
+    original = gradient_image(64, 96)
+    save_image(source, original, jpeg_quality=100)
+    opened = load_image(source)
+    assert window.open_path(source)
+    hole = fill_rectangle(window, qtbot)
+    assert not window.save_as()  # cancelled, but the proposal is what matters
+    assert window.dialogs.proposed[-1] == str(tmp_path / "photo_filled.png")
+    window.dialogs.paths.append(window.dialogs.proposed[-1])
+    assert window.save_as()
+    np.testing.assert_array_equal(load_image(tmp_path / "photo_filled.png")[~hole], opened[~hole])
+    assert not window.dialogs.questions  # a lossless format needs no warning
+    window.dialogs.lossy = False
+    window.dialogs.paths.append(str(tmp_path / "lossy.jpg"))
+    assert not window.save_as()  # the user was told and declined: nothing written
+    (question,) = window.dialogs.questions
+    assert "JPEG" in question and "outside the hole" in question and not (tmp_path / "lossy.jpg").exists()
+    window.dialogs.lossy = True
+    window.dialogs.paths.append(str(tmp_path / "lossy.jpg"))
+    assert window.save_as() and (tmp_path / "lossy.jpg").is_file()
+    window.dialogs.paths.append(str(tmp_path / "again.webp"))
+    assert window.save_as() and (tmp_path / "again.webp").is_file()
+    assert len(window.dialogs.questions) == 2  # asked again, accepted: not asked a third time
+
+
+def test_the_unsaved_work_prompt_offers_save_and_saving_there_closes(window, qtbot, tmp_path: Path):
+    source, target = tmp_path / "a.png", tmp_path / "a_filled.png"
+    save_image(source, gradient_image(64, 96))
+    assert window.open_path(source)
+    hole = fill_rectangle(window, qtbot)
+
+    class RealPrompt(Dialogs):  # the real question box; only the file name is preset
+        def save_image(self, suggested: str, title: str = "") -> str:
+            return str(target)
+
+    window.dialogs = RealPrompt(window)
+    offered = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        offered.append(box.standardButtons())
+        box.button(QMessageBox.StandardButton.Save).click()
+
+    QTimer.singleShot(0, answer)
+    assert window.close()
+    buttons = QMessageBox.StandardButton
+    assert offered == [buttons.Save | buttons.Discard | buttons.Cancel]
+    assert not window.isVisible()
+    saved = load_image(target)
+    assert (saved[hole] == FILL_VALUE).all() and not window.document.dirty

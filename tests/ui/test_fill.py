@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt, QThread, QTimer
+from PySide6.QtWidgets import QMessageBox
 
 from pconv_studio.engine import load_image
+from pconv_studio.errors import InputError
+from pconv_studio.ui.dialogs import Dialogs, ScriptedDialogs
 from tests.ui.conftest import FILL_VALUE, FakeEngine, drag, wait_idle
 
 pytestmark = pytest.mark.gui
@@ -169,3 +172,45 @@ def test_notices_such_as_an_out_of_memory_fallback_are_shown(window, gated_engin
     assert window.statusBar().currentMessage() == "GPU out of memory: fell back to the CPU"
     assert window.device_label.text() == "CPU: the GPU ran out of memory"
     assert not window.dialogs.errors  # a notice, not a failure
+
+
+def test_a_fill_that_fails_while_the_close_prompt_is_open_shows_its_error_after_it(make_window, photo, qtbot):
+    gate = threading.Event()
+
+    class FailingEngine(FakeEngine):
+        def inpaint(self, pixels, hole, progress=None, cancel=None):
+            super().inpaint(pixels, hole, progress, cancel)
+            raise InputError("the hole is too large")
+
+    window = make_window(lambda weights, device: FailingEngine(gate))
+    assert window.open_path(photo)
+    window.editor.fill_rectangle(QPointF(20, 20), QPointF(60, 50), False)
+    window.dialogs = Dialogs(window)  # the real boxes
+    errors, seen = [], []
+    window.errorReported.connect(errors.append)
+
+    def boxes() -> list[QMessageBox]:
+        return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+
+    def while_asked() -> None:
+        (question,) = [box for box in boxes() if "unsaved changes" in box.text()]
+        try:
+            gate.set()  # the fill fails now, while the question is on screen
+            qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
+            qtbot.wait(50)
+            seen.append([box.text() for box in boxes()])
+        finally:
+            question.button(QMessageBox.StandardButton.Cancel).click()  # keep the window
+
+    window.run_inpaint()
+    QTimer.singleShot(0, while_asked)
+    try:
+        assert not window.close()
+        (on_screen,) = seen
+        assert len(on_screen) == 1 and "unsaved changes" in on_screen[0]
+        qtbot.waitUntil(lambda: len(boxes()) == 1, timeout=5000)  # then the error, on its own
+        assert "the hole is too large" in boxes()[0].text()
+    finally:
+        for box in boxes():
+            box.close()
+        window.dialogs = ScriptedDialogs()  # pytest-qt closes the window before the fixture can: never block

@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import torch
 
-from ..model import UNetConfig, layer_specs, propagate_masks
-from .inpainter import InpaintResult, Region, ResolutionConfig, staged_pass
+from ..engine.inpainter import InpaintResult, Region, ResolutionConfig, network_hole, staged_pass
+from ..model import UNetConfig, layer_specs, propagate_masks, propagate_ratios
 
 __all__ = [
-    "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear", "fill_polygon",
-    "fill_rectangle", "grow", "invert", "paint_capsule", "staged_region",
+    "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
+    "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
     "propagated_stages", "shrink", "stages_from_result",
 ]
 
@@ -105,6 +105,25 @@ def fill_polygon(mask: np.ndarray, points: Sequence[Point], value: bool = True) 
     return region
 
 
+MIN_SHAPE_WIDTH = 3  # screen pixels: a lasso or rectangle thinner than this everywhere is a line, not a shape
+
+
+def is_degenerate(points: Sequence[Point], scale: float = 1.0) -> bool:
+    """True when the closed polygon, drawn at `scale` screen pixels per image pixel, has no part at least
+    MIN_SHAPE_WIDTH screen pixels across (no MIN_SHAPE_WIDTH x MIN_SHAPE_WIDTH block of screen-pixel centres
+    inside it): a lasso dragged along a line, a rectangle one pixel tall, a click. Such a shape would add only a
+    scatter of pixels too thin to see, so the editor adds nothing. Even-odd rule, as `fill_polygon`."""
+    if len(points) < 3:
+        return True
+    on_screen = np.asarray(points, dtype=np.float64) * scale
+    corner = np.floor(on_screen.min(axis=0)) - 1
+    size = np.ceil(on_screen.max(axis=0) - corner).astype(int) + 2
+    covered = np.zeros((size[1], size[0]), bool)
+    fill_polygon(covered, [tuple(p) for p in on_screen - corner])
+    block = np.ones((MIN_SHAPE_WIDTH, MIN_SHAPE_WIDTH), np.uint8)
+    return not cv2.erode(covered.view(np.uint8), block, borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
+
+
 def _disc(radius: int) -> np.ndarray:
     """A Euclidean disc of the given radius in pixels, as an OpenCV structuring element."""
     ys, xs = np.mgrid[-radius:radius + 1, -radius:radius + 1]
@@ -157,6 +176,7 @@ class StageMask:
     name: str
     hole: np.ndarray  # bool, True = hole
     stride: int  # network input pixels per pixel of this map
+    scaling: np.ndarray  # float32, same shape: the layer's ratio sum(1)/sum(M) here; 0 where no valid input fed it
 
     @property
     def hole_percent(self) -> float:
@@ -171,6 +191,12 @@ class StageStack:
     region: Region  # the crop, in photo pixels
     network_size: tuple[int, int]  # (height, width) of the crop as the network sees it, before padding
     from_network: bool  # True: the masks a fill computed; False: predicted from the geometry while painting
+
+    @property
+    def max_scaling(self) -> float:
+        """The largest ratio sum(1)/sum(M) of any layer (1 when nothing is re-weighted): the top of the panel's
+        colour scale."""
+        return max(1.0, *(float(stage.scaling.max(initial=0.0)) for stage in self.stages))
 
     @property
     def first_clear_index(self) -> int | None:
@@ -208,12 +234,17 @@ def _strides(config: UNetConfig) -> list[int]:
     return strides
 
 
-def _stack(names: Sequence[str], holes: Sequence[np.ndarray], config: UNetConfig, region: Region,
-           size: tuple[int, int], from_network: bool) -> StageStack:
+def _stack(names: Sequence[str], holes: Sequence[np.ndarray], network_input: np.ndarray, config: UNetConfig,
+           region: Region, from_network: bool) -> StageStack:
+    """`holes` in the network's padded frame; `network_input` is the hole the network was (or would be) fed, at
+    its input size before padding, from which every layer's scaling ratio is computed."""
+    size = network_input.shape
+    ratios = propagate_ratios(torch.from_numpy((~network_input).astype(np.float32)), config)
     stages = []
-    for name, hole, stride in zip(names, holes, _strides(config)):
+    for name, hole, ratio, stride in zip(names, holes, ratios, _strides(config)):
         rows, columns = -(-size[0] // stride), -(-size[1] // stride)
-        stages.append(StageMask(name, np.ascontiguousarray(hole[:rows, :columns]), stride))
+        stages.append(StageMask(name, np.ascontiguousarray(hole[:rows, :columns]), stride,
+                                np.ascontiguousarray(ratio[0, 0, :rows, :columns].numpy())))
     return StageStack(tuple(stages), region, size, from_network)
 
 
@@ -226,12 +257,14 @@ def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: Resoluti
     valid = torch.from_numpy((~small).astype(np.float32))
     maps = [(stage[0, 0] == 0).numpy() for stage in propagate_masks(valid, config)]
     names = [spec.name for spec in layer_specs(config)]
-    return _stack(names, maps, config, region, small.shape, from_network=False)
+    return _stack(names, maps, small, config, region, from_network=False)
 
 
-def stages_from_result(result: InpaintResult, config: UNetConfig) -> StageStack | None:
-    """The stages a fill computed, for its largest region."""
+def stages_from_result(result: InpaintResult, config: UNetConfig, hole: np.ndarray) -> StageStack | None:
+    """The stages a fill of `hole` (the photo's mask it was given) computed, for its largest region; the scaling
+    ratios come from the geometry, as the network's own do."""
     if result.stage_region is None or result.stage_input_size is None or not result.stage_masks:
         return None
-    return _stack(result.stage_names, result.stage_masks, config, result.stage_region, result.stage_input_size,
+    network_input = network_hole(hole[result.stage_region.window], result.stage_input_size)
+    return _stack(result.stage_names, result.stage_masks, network_input, config, result.stage_region,
                   from_network=True)

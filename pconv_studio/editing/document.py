@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 
 from . import mask_ops
-from .imageio import check_mask_matches
-from .inpainter import Region
+from ..engine.imageio import check_mask_matches
+from ..engine.inpainter import Region
 
 __all__ = ["Change", "Document", "Edit"]
 
