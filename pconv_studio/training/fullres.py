@@ -335,6 +335,6 @@ def format_targets(report: FullResolutionReport, new: str = "model", old: str = 
         ratio = report.mean("objects", new, "texture") / report.mean("objects", old, "texture")
         gain = report.mean("objects", new, "psnr") - report.mean("objects", old, "psnr")
         met = ratio <= 0.5 and gain >= -0.2
-        lines.append(f"- objects: texture distance {ratio:.2f} x {old}'s (target <= 0.50) with hole PSNR "
+        lines.append(f"- objects: texture distance {ratio:.3f} x {old}'s (target <= 0.5) with hole PSNR "
                      f"{gain:+.2f} dB (target >= -0.20 dB): {'met' if met else 'missed'}")
     return "\n".join(lines)
