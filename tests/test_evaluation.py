@@ -132,7 +132,8 @@ def test_markdown_has_a_row_per_bin_and_the_chart_is_a_png(tmp_path):
     report = evaluate(_photos(1), build_methods(["telea", "navier-stokes"]), EvaluationConfig(size=SIZE))
     table = format_markdown(report)
     assert "| hole ratio | telea | navier-stokes |" in table
-    assert table.count("| 0.01-0.10 |") == 3 and table.count("| all |") == 3  # PSNR, SSIM, L1 tables
+    # PSNR, SSIM, L1, texture distance and gradient-energy ratio tables
+    assert table.count("| 0.01-0.10 |") == 5 and table.count("| all |") == 5
     plot_report(report, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -17,12 +17,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..training.adversarial import AdversarialConfig
+from ..training.discriminator import AUGMENTATIONS
 from ..training.loop import PRECISIONS, TrainConfig, TrainProgress, read_checkpoint_config, train
 from ..errors import InputError
 from ..model import PRESETS, UNetConfig, get_preset, load_weights
 
 _PRINT_INTERVAL_S = 10.0  # without a terminal, one progress line this often (after the first three)
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+_ADVERSARIAL_DEFAULTS = {f.name: f.default for f in fields(AdversarialConfig)}
 
 
 def _default(name: str) -> str:
@@ -81,7 +84,57 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", dest="checkpoint_path", type=Path, metavar="PATH",
                         help="where to keep the checkpoint (default OUT/checkpoint.pt)")
     parser.add_argument("--resume", type=Path, metavar="CKPT", help="continue a run exactly from its checkpoint")
+    parser.add_argument("--tv-weight", type=float, metavar="W", help="weight of the total-variation term"
+                        + _default("tv_weight"))
+    parser.add_argument("--keep-snapshots", action="store_const", const=True,
+                        help="keep a copy of the weights of every save in OUT/snapshots/")
+    _add_adversarial_options(parser)
     parser.set_defaults(func=run)
+
+
+def _add_adversarial_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "adversarial fine-tuning", "a spectrally normalised patch discriminator, feature matching, DiffAugment, "
+        "lazy R1 and a weight average (the exported weights); see docs/training.md")
+    group.add_argument("--adversarial", action="store_true", help="train adversarially (fine-tune with --init)")
+    group.add_argument("--disc-channels", metavar="C1,C2,...", dest="discriminator_channels",
+                       help="widths of the discriminator's 5x5 stride-2 layers" + _adv_default("discriminator_channels"))
+    group.add_argument("--disc-lr", metavar="LR", type=float, dest="discriminator_learning_rate",
+                       help="discriminator learning rate" + _adv_default("discriminator_learning_rate"))
+    group.add_argument("--adv-ratio", metavar="R", type=float, dest="adversarial_ratio",
+                       help="gradient of the adversarial term at the output / that of the hole L1"
+                       + _adv_default("adversarial_ratio"))
+    group.add_argument("--fm-ratio", metavar="R", type=float, dest="feature_matching_ratio",
+                       help="the same for feature matching (0: off)" + _adv_default("feature_matching_ratio"))
+    group.add_argument("--r1-gamma", metavar="G", type=float, help="R1 penalty weight" + _adv_default("r1_gamma"))
+    group.add_argument("--r1-every", metavar="STEPS", type=int, help="lazy R1 interval" + _adv_default("r1_every"))
+    group.add_argument("--ema-decay", metavar="D", type=float, help="per-step decay of the exported weight average"
+                       + _adv_default("ema_decay"))
+    group.add_argument("--disc-warmup", metavar="STEPS", type=int, dest="warmup_steps",
+                       help="steps the discriminator trains alone before the generator sees it"
+                       + _adv_default("warmup_steps"))
+    group.add_argument("--augment", metavar="A,B", dest="augmentations",
+                       help="DiffAugment policy, from " + ", ".join(AUGMENTATIONS) + _adv_default("augmentations"))
+
+
+def _adv_default(name: str) -> str:
+    value = _ADVERSARIAL_DEFAULTS[name]
+    return f" (default {','.join(map(str, value)) if isinstance(value, tuple) else value})"
+
+
+def _adversarial(args: argparse.Namespace, current: AdversarialConfig | None) -> AdversarialConfig | None:
+    """The adversarial config: --adversarial starts one from the defaults, the options change it (on resume, the
+    checkpoint's). Options without --adversarial on a plain run are an error."""
+    given = {name: getattr(args, name) for name in _ADVERSARIAL_DEFAULTS if getattr(args, name, None) is not None}
+    for name in ("discriminator_channels", "augmentations"):
+        if name in given:
+            items = [item.strip() for item in given[name].split(",") if item.strip()]
+            given[name] = tuple(int(item) for item in items) if name == "discriminator_channels" else tuple(items)
+    if current is None and not args.adversarial:
+        if given:
+            raise InputError("the discriminator options need --adversarial")
+        return None
+    return replace(current or AdversarialConfig(), **given)
 
 
 def _architecture(args: argparse.Namespace) -> UNetConfig:
@@ -95,15 +148,17 @@ def _architecture(args: argparse.Namespace) -> UNetConfig:
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+             if f.name != "adversarial" and getattr(args, f.name, None) is not None}
     try:
         if args.resume is not None:
             if args.preset is not None:
                 given["architecture"] = get_preset(args.preset)
-            return replace(read_checkpoint_config(args.resume), **given)
+            resumed = read_checkpoint_config(args.resume)
+            return replace(resumed, adversarial=_adversarial(args, resumed.adversarial), **given)
         if args.train_dir is None or args.out_dir is None:
             raise InputError("give a folder of training photos and --out DIR (or --resume CHECKPOINT)")
-        return TrainConfig(architecture=_architecture(args), **given)
+        return TrainConfig(architecture=_architecture(args), adversarial=_adversarial(args, None), **given)
     except ValueError as error:
         raise InputError(str(error)) from error
 

@@ -8,13 +8,21 @@ gets the same photo and hole, its output is composited with the original outside
 - SSIM of Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03, 'valid' filtering (no
   padding), computed on each RGB channel and averaged over channels; no downsampling of the image.
 - L1 over the hole: mean absolute difference over hole pixels and channels, on the [0, 1] scale.
+- Texture distance: `metrics.texture_distance` (sliced Wasserstein distance between 7x7 patches of the finest
+  Laplacian band inside the hole, Karras et al. 2018; lower is better), seed 0, so it repeats.
+- Gradient-energy ratio: `metrics.gradient_energy_ratio`, fill over truth inside the hole (1 is right, below 1
+  a smear).
 
-Scores are per-photo values averaged over the photos of a bin; seconds per image time the fill alone.
+Scores are per-photo values averaged over the photos of a bin (the two texture statistics over the photos where
+they are defined: a hole with no pixel 3 px from the border, or a flat truth, has none); seconds per image time
+the fill alone. A method named `model@T` is the network interpolated between the shipped weights and a detailed
+fine-tune of them at t = T (`interpolate_networks`).
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,21 +35,26 @@ import numpy as np
 from ..errors import ImageIOError, InputError
 from ..engine.imageio import SUPPORTED_SUFFIXES, eight_bit, image_files, load_image
 from ..engine.inpainter import Inpainter
+from ..model import interpolate_networks, load_weights, save_weights
+from ..paths import default_weights_path
 from .masks import HOLE_RATIO_BINS, mask_rng, random_mask
-from .metrics import hole_l1, psnr, ssim
+from .metrics import gradient_energy_ratio, hole_l1, psnr, ssim, texture_distance
 
 __all__ = [
     "Method", "EvaluationConfig", "MethodScore", "EvaluationReport", "CLASSICAL_METHODS", "DEFAULT_METHODS",
     "as_rgb8", "list_photos", "load_photos", "load_evaluation_photos", "resize_short_side",
     "centre_crop",
-    "evaluation_masks", "classical_method", "patchmatch_available", "refused_fill", "build_methods", "evaluate",
-    "format_markdown", "plot_report",
+    "evaluation_masks", "classical_method", "patchmatch_available", "refused_fill", "build_methods",
+    "blended_method_name", "parse_blended_method", "evaluate", "format_markdown", "plot_report", "FillCallback",
 ]
 
 log = logging.getLogger(__name__)
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """A fill: (RGB uint8 HxWx3, hole bool HxW with True = hole) -> RGB uint8 HxWx3."""
+FillCallback = Callable[[int, int, str, np.ndarray], None]
+"""Told of every scored fill: (bin index, photo index, method, composited RGB uint8 HxWx3)."""
+_BLEND_SEPARATOR = "@"
 
 CLASSICAL_METHODS = ("telea", "navier-stokes", "fsr-fast", "patchmatch")
 # FSR takes about 2 s per 256x256 image, too slow for a default over hundreds of fills; ask for it by name.
@@ -195,14 +208,51 @@ def _model_method(inpainter: Inpainter) -> Method:
     return fill
 
 
+def blended_method_name(t: float) -> str:
+    """The method name of the network interpolated at `t`: "model@0.25"."""
+    return f"model{_BLEND_SEPARATOR}{t:g}"
+
+
+def parse_blended_method(name: str) -> float | None:
+    """t of a "model@T" name, None for any other name; an error for a malformed or out-of-range T."""
+    if not name.startswith("model" + _BLEND_SEPARATOR):
+        return None
+    text = name.split(_BLEND_SEPARATOR, 1)[1]
+    try:
+        t = float(text)
+    except ValueError:
+        raise InputError(f"{name}: the detail after '@' must be a number in [0, 1]") from None
+    if not 0.0 <= t <= 1.0:
+        raise InputError(f"{name}: the detail must lie in [0, 1]")
+    return t
+
+
+def _blended_inpainter(weights: Path | None, detail_weights: Path, t: float, device: str) -> Inpainter:
+    """The app's `Inpainter` on the network interpolated at `t` between `weights` (None: the shipped model) and
+    `detail_weights`: the blend is written to a temporary float32 weights file, which the `Inpainter` loads."""
+    faithful, _ = load_weights(weights if weights is not None else default_weights_path())
+    detailed, _ = load_weights(detail_weights)
+    with tempfile.TemporaryDirectory(prefix="pconv-blend-") as folder:
+        path = Path(folder) / f"blend_{t:g}.safetensors"
+        save_weights(interpolate_networks(faithful, detailed, t), path, extra={"detail": f"{t:g}"})
+        return Inpainter(path, device=device)
+
+
 def build_methods(
-    names: Sequence[str], weights: Path | None = None, device: str = "auto", seed: int = 0
+    names: Sequence[str], weights: Path | None = None, device: str = "auto", seed: int = 0,
+    detail_weights: Path | None = None,
 ) -> dict[str, Method]:
-    """Methods by name; "model" loads `weights` (None: the shipped model) through the app's `Inpainter`."""
+    """Methods by name; "model" loads `weights` (None: the shipped model) through the app's `Inpainter`;
+    "model@T" interpolates it with `detail_weights` at t = T (`parse_blended_method`)."""
     methods: dict[str, Method] = {}
     for name in names:
+        t = parse_blended_method(name)
         if name == "model":
             methods[name] = _model_method(Inpainter(weights, device=device))
+        elif t is not None:
+            if detail_weights is None:
+                raise InputError(f"{name} needs the detailed weights to blend with (--detail-weights)")
+            methods[name] = _model_method(_blended_inpainter(weights, detail_weights, t, device))
         else:
             methods[name] = classical_method(name, seed)
     return methods
@@ -220,6 +270,8 @@ class MethodScore:
     psnr: float
     ssim: float
     hole_l1: float
+    texture_distance: float  # NaN when no photo of the bin has a defined value
+    gradient_energy_ratio: float
     seconds_per_image: float
     images: int
 
@@ -237,8 +289,13 @@ class EvaluationReport:
 
 
 def _mean_score(method: str, ratio_bin: tuple[float, float] | None, rows: list[tuple[float, ...]]) -> MethodScore:
-    values = np.asarray(rows, dtype=np.float64).mean(axis=0)
-    return MethodScore(method, ratio_bin, *map(float, values), images=len(rows))
+    """Column means over the photos; NaN entries (undefined texture statistics) are left out."""
+    values = np.asarray(rows, dtype=np.float64)
+    defined = np.isfinite(values)
+    sums = np.where(defined, values, 0.0).sum(axis=0)
+    counts = defined.sum(axis=0)
+    means = np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
+    return MethodScore(method, ratio_bin, *map(float, means), images=len(rows))
 
 
 def evaluate(
@@ -246,8 +303,10 @@ def evaluate(
     methods: Mapping[str, Method],
     config: EvaluationConfig = EvaluationConfig(),
     progress: Callable[[int, int], None] | None = None,
+    on_fill: FillCallback | None = None,
 ) -> EvaluationReport:
-    """Fill every (bin, photo) hole with every method, composite, score. Photos must be size x size RGB uint8."""
+    """Fill every (bin, photo) hole with every method, composite, score. Photos must be size x size RGB uint8.
+    `on_fill` sees every composite (e.g. to lay out a sheet of fills)."""
     if not photos:
         raise InputError("no photos to evaluate on")
     if not methods:
@@ -261,13 +320,18 @@ def evaluate(
     }
     total, done = len(config.bins) * len(photos) * len(methods), 0
     for b in range(len(config.bins)):
-        for photo, hole in zip(photos, masks[b]):
+        for index, (photo, hole) in enumerate(zip(photos, masks[b])):
             for name, method in methods.items():
                 started = time.perf_counter()
                 filled = method(photo, hole)
                 seconds = time.perf_counter() - started
                 result = np.where(hole[..., None], filled, photo)
-                rows[name, b].append((psnr(photo, result), ssim(photo, result), hole_l1(photo, result, hole), seconds))
+                if on_fill is not None:
+                    on_fill(b, index, name, result)
+                rows[name, b].append((
+                    psnr(photo, result), ssim(photo, result), hole_l1(photo, result, hole),
+                    texture_distance(photo, result, hole), gradient_energy_ratio(photo, result, hole), seconds,
+                ))
                 done += 1
                 if progress is not None:
                     progress(done, total)
@@ -290,6 +354,8 @@ _TABLES = (
     ("PSNR (dB, higher is better)", "psnr", "{:.2f}"),
     ("SSIM (higher is better)", "ssim", "{:.4f}"),
     ("L1 over the hole (%, lower is better)", "hole_l1", "{:.2f}"),
+    ("Texture distance (sliced Wasserstein, lower is better)", "texture_distance", "{:.3f}"),
+    ("Gradient-energy ratio in the hole (fill / truth, 1 is right)", "gradient_energy_ratio", "{:.2f}"),
 )
 
 
@@ -315,22 +381,41 @@ def format_markdown(report: EvaluationReport) -> str:
 
 
 def plot_report(report: EvaluationReport, path: Path) -> None:
-    """A PNG bar chart per metric, bins on the x axis, one bar per method. matplotlib is imported only here."""
+    """A PNG chart: a bar panel per metric (bins on the x axis, one bar per method), and the distortion-texture
+    plane: each method's PSNR against its texture distance over all bins (up and left is better; Blau and
+    Michaeli, "The Perception-Distortion Tradeoff", CVPR 2018). matplotlib is imported only here."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(15, 4.2), layout="constrained")
+    figure = Figure(figsize=(16, 8.5), layout="constrained")
     FigureCanvasAgg(figure)
     labels = [_bin_label(b) for b in report.bins]
     positions = np.arange(len(labels))
     width = 0.8 / len(report.methods)
-    for axis, (title, field, _) in zip(figure.subplots(1, len(_TABLES)), _TABLES):
+    axes = figure.subplots(2, 3).ravel()
+    for axis, (title, field, _) in zip(axes, _TABLES):
         for index, method in enumerate(report.methods):
             values = [getattr(report.score(method, b), field) * (100 if field == "hole_l1" else 1) for b in report.bins]
             axis.bar(positions + (index - (len(report.methods) - 1) / 2) * width, values, width, label=method)
-        axis.set_title(title)
-        axis.set_xticks(positions, labels)
+        axis.set_title(title, fontsize=10)
+        axis.set_xticks(positions, labels, fontsize=8)
         axis.set_xlabel("hole ratio")
-    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside right upper")
+    plane = axes[len(_TABLES)]
+    points = [(report.score(m, None).texture_distance, report.score(m, None).psnr) for m in report.methods]
+    finite = [p for p in points if all(map(np.isfinite, p))] or [(0.0, 0.0)]
+    span = np.ptp(np.asarray(finite), axis=0) + 1e-9
+    placed: list[tuple[float, float]] = []
+    for index, (method, (texture, psnr_db)) in enumerate(zip(report.methods, points)):
+        plane.scatter(texture, psnr_db, color=f"C{index}", s=40, zorder=3)
+        # labels of points closer than 4% of the axes' spans are stacked downwards instead of overprinted
+        crowd = sum(abs(texture - x) < 0.04 * span[0] and abs(psnr_db - y) < 0.04 * span[1] for x, y in placed)
+        placed.append((texture, psnr_db))
+        plane.annotate(method, (texture, psnr_db), textcoords="offset points", xytext=(5, 4 - 10 * crowd),
+                       fontsize=8)
+    plane.set_title("Distortion vs texture, all bins (up and left is better)", fontsize=10)
+    plane.set_xlabel("texture distance (lower is better)")
+    plane.set_ylabel("PSNR (dB)")
+    plane.grid(alpha=0.3)
+    figure.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=90)

@@ -21,6 +21,7 @@ import csv
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -37,7 +38,8 @@ from .evaluation import (
     EvaluationConfig, build_methods, centre_crop, evaluate, format_markdown, load_evaluation_photos, load_photos,
     resize_short_side,
 )
-from .losses import LOSS_TERMS, InpaintingLoss, load_vgg16_features
+from .adversarial import ADVERSARIAL_TERMS, AdversarialConfig, AdversarialTraining
+from .losses import LOSS_TERMS, TV_WEIGHT, InpaintingLoss, load_vgg16_features
 from .masks import augment_masks, build_mask_bank
 
 __all__ = [
@@ -79,6 +81,9 @@ class TrainConfig:
     vgg_weights: Path | None = None  # a local torchvision vgg16 state dict: adds the perceptual and style terms
     init_weights: Path | None = None  # start a fresh run from these weights (same architecture)
     checkpoint_path: Path | None = None  # default: out_dir / "checkpoint.pt"
+    tv_weight: float = TV_WEIGHT  # weight of the total-variation term in the hole's neighbourhood
+    adversarial: AdversarialConfig | None = None  # adversarial fine-tuning (adversarial.py); None: plain L1 training
+    keep_snapshots: bool = False  # also keep a copy of the weights of every save, as out_dir/snapshots/step_N
 
     def __post_init__(self) -> None:
         for name in _PATH_FIELDS:
@@ -96,6 +101,16 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError("the time budget must be positive")
+        if self.tv_weight < 0:
+            raise ValueError("the TV weight must be >= 0")
+        if isinstance(self.adversarial, dict):
+            object.__setattr__(self, "adversarial", AdversarialConfig(**self.adversarial))
+        if self.adversarial is not None:
+            if self.precision == "fp16":
+                raise ValueError("adversarial training runs in bf16 or fp32, not fp16")
+            if self.crop_size % self.adversarial.stride:
+                raise ValueError(f"the crop ({self.crop_size}) must be a multiple of the discriminator's stride "
+                                 f"({self.adversarial.stride})")
 
     @property
     def checkpoint_file(self) -> Path:
@@ -113,9 +128,19 @@ class TrainConfig:
     def validation_file(self) -> Path:
         return self.out_dir / "validation.md"
 
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.out_dir / "snapshots"
+
+    @property
+    def log_columns(self) -> tuple[str, ...]:
+        """The loss columns of the CSV log (and keys of `TrainProgress.losses`)."""
+        return LOSS_TERMS + (ADVERSARIAL_TERMS if self.adversarial is not None else ())
+
     def to_json(self) -> str:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["architecture"] = json.loads(self.architecture.to_json())
+        values["adversarial"] = self.adversarial.to_dict() if self.adversarial is not None else None
         return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in values.items()}, sort_keys=True)
 
     @staticmethod
@@ -174,7 +199,12 @@ class FastPath:
 
 def _requested_fast_path(config: TrainConfig, device: torch.device) -> FastPath:
     dtype = {"auto": autocast_dtype(device), "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
-    return FastPath(dtype[config.precision], config.channels_last, config.compile)
+    chosen = dtype[config.precision]
+    if config.adversarial is not None and chosen == torch.float16:
+        log.warning("this device has no bf16: adversarial training runs in fp32 (fp16 would need a loss scaler "
+                    "for the discriminator too)")
+        chosen = None
+    return FastPath(chosen, config.channels_last, config.compile)
 
 
 def _training_photo(pixels: np.ndarray, short_side: int) -> np.ndarray:
@@ -339,7 +369,7 @@ def _atomic_torch_save(payload: dict, path: Path) -> None:
     temporary.replace(path)
 
 
-def _start_log(path: Path, keep_through_step: int | None) -> None:
+def _start_log(path: Path, keep_through_step: int | None, columns: Sequence[str]) -> None:
     """A fresh CSV, or on resume the old one without rows past the checkpoint (they will be trained again)."""
     rows: list[list[str]] = []
     if keep_through_step is not None and path.is_file():
@@ -348,7 +378,7 @@ def _start_log(path: Path, keep_through_step: int | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["step", "samples_seen", *LOSS_TERMS, "lr", "samples_per_s", "elapsed_s", "finetuning"])
+        writer.writerow(["step", "samples_seen", *columns, "lr", "samples_per_s", "elapsed_s", "finetuning"])
         writer.writerows(rows)
 
 
@@ -401,7 +431,7 @@ def train(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     model.to(device).train()
-    criterion = InpaintingLoss(vgg.to(device) if vgg is not None else None)
+    criterion = InpaintingLoss(vgg.to(device) if vgg is not None else None, config.tv_weight)
     batches = PhotoBatches(
         photos, build_mask_bank(config.mask_bank_size, config.crop_size, config.seed),
         config.crop_size, config.batch_size, device, generator,
@@ -422,7 +452,18 @@ def train(
         scaler.load_state_dict(checkpoint["scaler"])
     if finetune_from >= 0:
         _enter_finetuning(model, optimizer, config.finetune_learning_rate)
-    _start_log(config.log_file, step if checkpoint is not None else None)
+    adversarial = None
+    if config.adversarial is not None:
+        adversarial = AdversarialTraining(config.adversarial, model, device, config.seed)
+        if checkpoint is not None:
+            adversarial.load_state_dict(checkpoint["adversarial"])
+    exported = adversarial.average.model if adversarial is not None else model
+    _start_log(config.log_file, step if checkpoint is not None else None, config.log_columns)
+    loss_name = f"L1 + 6 hole L1 + {config.tv_weight:g} TV" + (" + VGG" if vgg else "")
+    if adversarial is not None:
+        loss_name += (f" + adversarial (non-saturating, gradient ratio {config.adversarial.adversarial_ratio:g}) + "
+                      f"feature matching (gradient ratio {config.adversarial.feature_matching_ratio:g}); "
+                      f"EMA {config.adversarial.ema_decay:g} exported")
 
     def save() -> None:
         elapsed = elapsed_before + time.monotonic() - run_started
@@ -430,13 +471,17 @@ def train(
             "format": _CHECKPOINT_FORMAT, "config": config.to_json(), "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "generator": generator.get_state(),
             "step": step, "samples_seen": samples_seen, "elapsed_s": elapsed, "finetune_from": finetune_from,
+            **({"adversarial": adversarial.state_dict()} if adversarial is not None else {}),
         }, config.checkpoint_file)
-        save_weights(model, config.weights_file, half=True, extra={
+        save_weights(exported, config.weights_file, half=True, extra={
             "steps": str(step), "samples_seen": str(samples_seen), "device": device_choice.description,
             "train_wall_time_s": f"{elapsed:.0f}", "fast_path": fast_path.describe(),
             "train_photos": str(len(photos)), "crop_size": str(config.crop_size),
-            "finetune_from_step": str(finetune_from), "loss": "L1 + 6 hole L1 + 0.1 TV" + (" + VGG" if vgg else ""),
+            "finetune_from_step": str(finetune_from), "loss": loss_name,
         })
+        if config.keep_snapshots:
+            config.snapshot_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(config.weights_file, config.snapshot_dir / f"step_{step:06d}.safetensors")
         log.info("saved step %d to %s and %s", step, config.checkpoint_file, config.weights_file)
 
     finetune_step = config.steps - round(config.steps * config.finetune_fraction)
@@ -460,7 +505,11 @@ def train(
                 log.info("step %d: fine-tuning at lr %g with the encoder's batch norm frozen", step,
                          config.finetune_learning_rate)
             images, valid = batches.next_batch(fast_path.channels_last)
-            terms = train_step(forward_model, criterion, optimizer, scaler, images, valid, fast_path.autocast_dtype)
+            if adversarial is not None:
+                terms = adversarial.step(forward_model, criterion, optimizer, scaler, images, valid,
+                                         fast_path.autocast_dtype, step)
+            else:
+                terms = train_step(forward_model, criterion, optimizer, scaler, images, valid, fast_path.autocast_dtype)
             step += 1
             samples_seen += config.batch_size
             window_samples += config.batch_size
@@ -477,7 +526,7 @@ def train(
                 )
                 with config.log_file.open("a", newline="") as handle:
                     csv.writer(handle).writerow([
-                        step, samples_seen, *(f"{losses[name]:.6g}" for name in LOSS_TERMS),
+                        step, samples_seen, *(f"{losses[name]:.6g}" for name in config.log_columns),
                         f"{progress.learning_rate:.3g}", f"{rate:.1f}", f"{progress.elapsed_s:.1f}",
                         int(progress.finetuning),
                     ])

@@ -93,11 +93,13 @@ def _gram(features: torch.Tensor) -> torch.Tensor:
 
 
 class InpaintingLoss(nn.Module):
-    """Returns a dict of the terms in `LOSS_TERMS`; "total" is the weighted sum that is minimised."""
+    """Returns a dict of the terms in `LOSS_TERMS`; "total" is the weighted sum that is minimised. `tv_weight`
+    replaces the paper's 0.1 (adversarial fine-tuning lowers it: see docs/training.md)."""
 
-    def __init__(self, vgg: VGG16Features | None = None) -> None:
+    def __init__(self, vgg: VGG16Features | None = None, tv_weight: float = TV_WEIGHT) -> None:
         super().__init__()
         self.vgg = vgg
+        self.tv_weight = tv_weight
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
         prediction, target, valid = prediction.float(), target.float(), valid.float()
@@ -110,7 +112,7 @@ class InpaintingLoss(nn.Module):
         across = (composite[..., :, 1:] - composite[..., :, :-1]).abs() * (region[..., :, 1:] * region[..., :, :-1])
         down = (composite[..., 1:, :] - composite[..., :-1, :]).abs() * (region[..., 1:, :] * region[..., :-1, :])
         terms["tv"] = (across.sum() + down.sum()) / composite.numel()
-        total = terms["valid"] + HOLE_WEIGHT * terms["hole"] + TV_WEIGHT * terms["tv"]
+        total = terms["valid"] + HOLE_WEIGHT * terms["hole"] + self.tv_weight * terms["tv"]
 
         zero = total.new_zeros(())
         terms["perceptual"], terms["style"] = zero, zero
