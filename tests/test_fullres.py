@@ -137,7 +137,7 @@ def test_targets_for_objects_need_half_the_texture_distance_and_at_most_0_2_db_l
         rows = (_row("scaled", "objects", "p", 25.0, 0.8), _row("model", "objects", "p", model_psnr, model_texture))
         return format_targets(FullResolutionReport(("objects",), ("scaled", "model"), rows))
 
-    assert report(24.85, 0.4).endswith("texture distance 0.50 x scaled's (target <= 0.50) with hole PSNR -0.15 dB "
+    assert report(24.85, 0.4).endswith("texture distance 0.500 x scaled's (target <= 0.5) with hole PSNR -0.15 dB "
                                        "(target >= -0.20 dB): met")
     assert report(24.7, 0.3).endswith("missed")  # 0.3 dB lower
     assert report(25.5, 0.5).endswith("missed")  # texture only 0.62 x

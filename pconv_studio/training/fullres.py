@@ -52,7 +52,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# the model under a resolution strategy (None: the engine's default), or with detail transfer forced on or off
+# the model's ResolutionConfig overrides per method: "model" is the engine's default, the others change one field
 MODEL_STRATEGIES: dict[str, dict[str, object]] = {
     "scaled": {"strategy": "scaled"},
     "model": {},
@@ -104,7 +104,6 @@ class PhotoScore:
     seconds: float
     peak_mb: float
     paths: str
-
 
 
 @dataclass(frozen=True)
@@ -336,6 +335,6 @@ def format_targets(report: FullResolutionReport, new: str = "model", old: str = 
         ratio = report.mean("objects", new, "texture") / report.mean("objects", old, "texture")
         gain = report.mean("objects", new, "psnr") - report.mean("objects", old, "psnr")
         met = ratio <= 0.5 and gain >= -0.2
-        lines.append(f"- objects: texture distance {ratio:.2f} x {old}'s (target <= 0.50) with hole PSNR "
+        lines.append(f"- objects: texture distance {ratio:.3f} x {old}'s (target <= 0.5) with hole PSNR "
                      f"{gain:+.2f} dB (target >= -0.20 dB): {'met' if met else 'missed'}")
     return "\n".join(lines)
