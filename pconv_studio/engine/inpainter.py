@@ -212,6 +212,10 @@ class Inpainter:
             raise WeightsError(f"cannot fill in a detailed style: {self.detail_problem}")
         return self._blend.network(t)
 
+    def set_detail_transfer(self, on: bool) -> None:
+        """Carry the photo's own fine detail into two-scale fills (`ResolutionConfig.detail_transfer`) or not."""
+        self.resolution = replace(self.resolution, detail_transfer=bool(on))
+
     def set_detail(self, t: float) -> None:
         """Fill from now on with the blend at `t` in [0, 1] (0 = faithful, 1 = detailed). A t met recently costs
         nothing, another one blend (0.06 s for `compact` on a 2-core CPU). Raises `InputError` for t outside

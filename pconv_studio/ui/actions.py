@@ -49,6 +49,7 @@ class WindowActions:
     inpaint: QAction
     cancel: QAction
     auto_run: QAction
+    detail_transfer: QAction
     show_original: QAction
     tools: dict[str, QAction]
     devices: dict[str, QAction]
@@ -126,7 +127,10 @@ def install_actions(window: "MainWindow") -> WindowActions:
     cancel = _action(w, "&Cancel", w.inpaint.cancel, "Esc", "Stop the fill and keep the mask")
     auto_run = _action(w, "Fill after each &stroke", w.set_auto_run, tip="Fill whenever a stroke ends",
                        checkable=True)
-    for action in (inpaint, cancel, auto_run):
+    detail_transfer = _action(w, "Carry the photo's fine &detail into large fills", w.set_detail_transfer,
+                              tip="On photos larger than 512 px, wide holes get the photo's own fine texture "
+                              "(detail transfer); off: a smoother fill", checkable=True)
+    for action in (inpaint, cancel, auto_run, detail_transfer):
         run_menu.addAction(action)
     device_menu = run_menu.addMenu("&Device")
     device_group = QActionGroup(w)
@@ -177,4 +181,5 @@ def install_actions(window: "MainWindow") -> WindowActions:
     document_actions = [save, save_as, copy, import_mask, export_mask, invert, clear, grow, shrink, show_original,
                         *tools.values()]
     return WindowActions(open_action, recent_menu, paste, save, save_as, copy, undo, redo, inpaint, cancel,
-                         auto_run, show_original, tools, devices, document_actions, brush_spin)
+                         auto_run, detail_transfer, show_original, tools, devices, document_actions,
+                         brush_spin)

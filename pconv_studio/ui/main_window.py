@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self._set_document(None)
         self._update_inpaint_enabled()
         self.inpaint.load(weights, self.device)
+        self.inpaint.set_detail_transfer(settings.detail_transfer)  # queued behind the load
 
     # --- construction --------------------------------------------------------------------------------------------
 
@@ -140,6 +141,7 @@ class MainWindow(QMainWindow):
         self.menu_actions.brush_spin.setValue(self.canvas.brush_size)
         self.set_tool(settings.tool if settings.tool in self.menu_actions.tools else "brush")
         self.menu_actions.auto_run.setChecked(settings.auto_run)
+        self.menu_actions.detail_transfer.setChecked(settings.detail_transfer)
         self._check_device_action(self.device)
         geometry, state = settings.window_layout()
         if geometry is not None:
@@ -456,6 +458,11 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def set_auto_run(self, enabled: bool) -> None:
         self.settings.auto_run = enabled
+
+    @Slot(bool)
+    def set_detail_transfer(self, enabled: bool) -> None:
+        self.settings.detail_transfer = enabled
+        self.inpaint.set_detail_transfer(enabled)
 
     @Slot()
     def _on_hole_painted(self) -> None:

@@ -63,6 +63,15 @@ class AppSettings:
         self.store.setValue("engine/device", value)
 
     @property
+    def detail_transfer(self) -> bool:
+        """Large photos: carry the photo's own fine detail into wide holes (the engine's default: on)."""
+        return self._text("engine/detail_transfer", "true") == "true"
+
+    @detail_transfer.setter
+    def detail_transfer(self, value: bool) -> None:
+        self.store.setValue("engine/detail_transfer", "true" if value else "false")
+
+    @property
     def auto_run(self) -> bool:
         return self._text("engine/auto_run", "false") == "true"
 

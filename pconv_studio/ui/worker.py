@@ -95,6 +95,11 @@ class InpaintWorker(QObject):
             return
         self.deviceChanged.emit(self.engine.device_description)
 
+    @Slot(bool)
+    def set_detail_transfer(self, on: bool) -> None:
+        if self.engine is not None:
+            self.engine.set_detail_transfer(on)
+
     @Slot(object)
     def run(self, request: InpaintRequest) -> None:
         def progress(fraction: float, message: str) -> None:
@@ -131,6 +136,7 @@ class InpaintController(QObject):
     _loadRequested = Signal(object, str)
     _runRequested = Signal(object)
     _deviceRequested = Signal(str)
+    _detailTransferRequested = Signal(bool)
 
     def __init__(self, engine_factory: EngineFactory = Inpainter, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -145,6 +151,7 @@ class InpaintController(QObject):
         self._loadRequested.connect(worker.load)
         self._runRequested.connect(worker.run)
         self._deviceRequested.connect(worker.set_device)
+        self._detailTransferRequested.connect(worker.set_detail_transfer)
         worker.loaded.connect(self._on_loaded)
         worker.loadFailed.connect(self._on_load_failed)
         worker.detailChecked.connect(self._on_detail_checked)
@@ -172,6 +179,11 @@ class InpaintController(QObject):
 
     def set_device(self, device: str) -> None:
         self._deviceRequested.emit(device)
+
+    def set_detail_transfer(self, on: bool) -> None:
+        """Detail transfer on or off for the fills from now on (queued behind a load, so it holds for a new
+        engine too)."""
+        self._detailTransferRequested.emit(on)
 
     def request(self, pixels: np.ndarray, hole: np.ndarray, key: Hashable, detail: float = 0.0) -> None:
         """Fill `hole` in `pixels` (both copied now) in the fill style `detail`; the newest request wins. `key`

@@ -47,6 +47,9 @@ class FakeEngine:
             raise DeviceError("CUDA was requested but this torch build has no CUDA")
         self.device_description = f"{device.upper()}: fake engine"
 
+    def set_detail_transfer(self, on: bool) -> None:
+        self.resolution = ResolutionConfig(detail_transfer=on)
+
     def set_detail(self, t: float) -> None:
         if t and self.detail_problem is not None:
             raise WeightsError(self.detail_problem)

@@ -132,6 +132,21 @@ def test_auto_run_fills_when_a_stroke_ends(window, gated_engine, qtbot):
     assert window.settings.auto_run
 
 
+def test_the_detail_transfer_setting_reaches_the_engine_and_is_remembered(make_window, gated_engine, qtbot):
+    """On by default (the engine's default); the Inpaint menu's check box switches the engine the fills run on,
+    through the worker thread, and the choice survives a restart."""
+    window = make_window(lambda weights, device: gated_engine)
+    qtbot.waitUntil(lambda: gated_engine.resolution.detail_transfer is True, timeout=5000)
+    assert window.menu_actions.detail_transfer.isChecked()
+    window.menu_actions.detail_transfer.trigger()  # the user unticks it
+    qtbot.waitUntil(lambda: gated_engine.resolution.detail_transfer is False, timeout=5000)
+    assert window.settings.detail_transfer is False
+    second_engine = FakeEngine()
+    second = make_window(lambda weights, device: second_engine)
+    assert not second.menu_actions.detail_transfer.isChecked()
+    qtbot.waitUntil(lambda: second_engine.resolution.detail_transfer is False, timeout=5000)
+
+
 def test_without_a_trained_model_inpaint_is_disabled_and_painting_still_works(
         make_window, photo, tmp_path: Path, monkeypatch, qtbot):
     data = tmp_path / "data"
