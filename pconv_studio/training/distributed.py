@@ -170,7 +170,12 @@ def join_process_group(requested_device: str) -> tuple[DistributedContext, bool]
     return context, joined
 
 
-def leave_process_group() -> None:
+def leave_process_group(finished: bool) -> None:
+    """Tear the process group down. After a run that `finished`, every rank meets the others first: a rank that
+    left first aborted another's gloo threads now and then ("terminate called without an active exception").
+    After an error there is no meeting, which could wait for a rank that will never come."""
+    if finished:
+        torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 

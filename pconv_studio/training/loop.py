@@ -415,11 +415,14 @@ def train(
     torchrun (WORLD_SIZE > 1 in the environment) this is one rank of a DistributedDataParallel run.
     """
     context, joined = join_process_group(config.device)
+    finished = False
     try:
-        return _train(config, resume, on_progress, should_stop, context)
+        result = _train(config, resume, on_progress, should_stop, context)
+        finished = True
+        return result
     finally:
         if joined:
-            leave_process_group()
+            leave_process_group(finished)
 
 
 def _train(
