@@ -58,25 +58,29 @@ def test_psnr_and_ssim_closed_forms():
     assert ssim(reference, reference) == pytest.approx(1.0)
 
 
-def test_ssim_matches_a_brute_force_window_by_window_reference():
-    rng = np.random.default_rng(2)
-    first = rng.random((14, 17, 3))
-    second = np.clip(first + rng.normal(0, 0.1, first.shape), 0, 1)
+def _window_ssim(x: np.ndarray, y: np.ndarray) -> float:
+    """SSIM of one 11 x 11 window pair, written out from Wang et al. 2004 (Gaussian weights, sigma 1.5)."""
     offsets = np.arange(11) - 5
     weights = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * 1.5**2))
     weights /= weights.sum()
     c1, c2 = 0.01**2, 0.03**2
+    mx, my = (weights * x).sum(), (weights * y).sum()
+    vx, vy = (weights * (x - mx) ** 2).sum(), (weights * (y - my) ** 2).sum()
+    cov = (weights * (x - mx) * (y - my)).sum()
+    return (2 * mx * my + c1) * (2 * cov + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+
+
+def test_ssim_matches_a_brute_force_window_by_window_reference():
+    rng = np.random.default_rng(2)
+    first = rng.random((14, 17, 3))
+    second = np.clip(first + rng.normal(0, 0.1, first.shape), 0, 1)
     per_channel = []
     for channel in range(3):
         values = []
         for top in range(14 - 10):
             for left in range(17 - 10):
-                x = first[top:top + 11, left:left + 11, channel]
-                y = second[top:top + 11, left:left + 11, channel]
-                mx, my = (weights * x).sum(), (weights * y).sum()
-                vx, vy = (weights * (x - mx) ** 2).sum(), (weights * (y - my) ** 2).sum()
-                cov = (weights * (x - mx) * (y - my)).sum()
-                values.append((2 * mx * my + c1) * (2 * cov + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
+                values.append(_window_ssim(first[top:top + 11, left:left + 11, channel],
+                                           second[top:top + 11, left:left + 11, channel]))
         per_channel.append(np.mean(values))
     assert ssim(first, second) == pytest.approx(np.mean(per_channel), abs=1e-10)
 
@@ -87,22 +91,14 @@ def test_ssim_over_a_hole_averages_the_brute_force_windows_centred_on_it():
     second = np.clip(first + rng.normal(0, 0.2, first.shape), 0, 1)
     where = rng.random((20, 23)) < 0.3
     where[:5] = True  # centres closer than 5 px to the border have no 'valid' window: they must be skipped
-    offsets = np.arange(11) - 5
-    weights = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * 1.5**2))
-    weights /= weights.sum()
-    c1, c2 = 0.01**2, 0.03**2
     per_channel = []
     for channel in range(3):
         values = []
         for row, col in zip(*np.nonzero(where)):
             if not (5 <= row < 20 - 5 and 5 <= col < 23 - 5):
                 continue
-            x = first[row - 5:row + 6, col - 5:col + 6, channel]
-            y = second[row - 5:row + 6, col - 5:col + 6, channel]
-            mx, my = (weights * x).sum(), (weights * y).sum()
-            vx, vy = (weights * (x - mx) ** 2).sum(), (weights * (y - my) ** 2).sum()
-            cov = (weights * (x - mx) * (y - my)).sum()
-            values.append((2 * mx * my + c1) * (2 * cov + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
+            values.append(_window_ssim(first[row - 5:row + 6, col - 5:col + 6, channel],
+                                       second[row - 5:row + 6, col - 5:col + 6, channel]))
         per_channel.append(np.mean(values))
     assert ssim(first, second, where) == pytest.approx(np.mean(per_channel), abs=1e-10)
     border_only = np.zeros((20, 23), bool)

@@ -78,9 +78,10 @@ def _window(length: int) -> np.ndarray:
 
 
 def transfer_detail(
-    photo: np.ndarray, known: np.ndarray, coarse_small: np.ndarray, where: np.ndarray, config: DetailConfig = DetailConfig()
+    photo: np.ndarray, known: np.ndarray, coarse_small: np.ndarray, where: np.ndarray,
+    config: DetailConfig = DetailConfig(),
 ) -> np.ndarray:
-    """The aggregated residual to add to the scaled-up coarse fill at `where`.
+    """The aggregated residual to add to a fill at `where` (one made from the coarse pass, scaled up).
 
     photo: HxWxC uint8/uint16 (C = 1 or 3), a crop of the photo; its pixels are trusted only where `known`.
     known: bool HxW, True where the photo's pixel is known (outside every hole).
@@ -96,17 +97,16 @@ def transfer_detail(
     block = max(2, int(round(config.cell / residual_scale)), -(-max(height, width) // _MAX_BLOCKS))
     channels = 1 if photo.ndim == 2 else photo.shape[2]
     photo = photo.reshape(height, width, channels)
-    # blocks k = 0..n start at (k - 1) * B and span 2B: every pixel lies in exactly two blocks per axis
+    # blocks k = 0..n start at (k - 1) * B and span 2B: every pixel lies in exactly two blocks per axis; the
+    # arrays below are padded by B before and 2B after, so block (row, col) starts at (row * B, col * B)
     rows, cols = height // block + 2, width // block + 2
-    pad = block
+    padding = ((block, 2 * block), (block, 2 * block))
     trip = (max(1, round(height * residual_scale)), max(1, round(width * residual_scale)))
-    residual = np.pad(photo_residual(photo, trip).reshape(height, width, channels),
-                      ((pad, 2 * block), (pad, 2 * block), (0, 0)))
+    residual = np.pad(photo_residual(photo, trip).reshape(height, width, channels), (*padding, (0, 0)))
     support = int(math.ceil(2.0 / residual_scale)) + 1  # px a pixel's residual is mixed over by the area/cubic pair
     clean = cv2.erode(known.astype(np.uint8), np.ones((2 * support + 1, 2 * support + 1), np.uint8), borderValue=0)
-    clean = np.pad(clean, ((pad, 2 * block), (pad, 2 * block)))
-    clean_blocks = _block_min(clean, block, rows, cols)
-    wanted = _block_max(np.pad(where, ((pad, 2 * block), (pad, 2 * block))).astype(np.uint8), block, rows, cols)
+    clean_blocks = _over_blocks(np.pad(clean, padding), block, rows, cols, np.minimum)
+    wanted = _over_blocks(np.pad(where, padding).astype(np.uint8), block, rows, cols, np.maximum)
     sources = np.argwhere(clean_blocks > 0)
     targets = np.argwhere(wanted > 0)
     if len(sources) == 0 or len(targets) == 0:
@@ -149,21 +149,17 @@ def transfer_detail(
     actual = cv2.blur(np.square(out).mean(axis=2), (block, block))
     wanted = np.maximum(cv2.blur(expected, (block, block)), 0)  # a box filter's running sums can dip below 0
     out *= np.sqrt(wanted / np.maximum(actual, 1e-12))[..., None].astype(np.float32)
-    detail = out[pad:pad + height, pad:pad + width] * np.float32(config.strength)
+    detail = out[block:block + height, block:block + width] * np.float32(config.strength)
     detail[~where] = 0
     return detail
 
 
-def _block_min(image: np.ndarray, block: int, rows: int, cols: int) -> np.ndarray:
-    """Per block (2B x 2B at stride B): the minimum of `image` over it."""
-    cells = image[:(rows + 1) * block, :(cols + 1) * block].reshape(rows + 1, block, cols + 1, block).min(axis=(1, 3))
-    return np.minimum.reduce([cells[:-1, :-1], cells[1:, :-1], cells[:-1, 1:], cells[1:, 1:]])
-
-
-def _block_max(image: np.ndarray, block: int, rows: int, cols: int) -> np.ndarray:
-    """Per block (2B x 2B at stride B): the maximum of `image` over it."""
-    cells = image[:(rows + 1) * block, :(cols + 1) * block].reshape(rows + 1, block, cols + 1, block).max(axis=(1, 3))
-    return np.maximum.reduce([cells[:-1, :-1], cells[1:, :-1], cells[:-1, 1:], cells[1:, 1:]])
+def _over_blocks(image: np.ndarray, block: int, rows: int, cols: int, reduce: np.ufunc) -> np.ndarray:
+    """Per block (2B x 2B at stride B): `reduce` (np.minimum or np.maximum) of `image` over it, from the B x B
+    cells: each block is four cells."""
+    cells = reduce.reduce(image[:(rows + 1) * block, :(cols + 1) * block].reshape(rows + 1, block, cols + 1, block),
+                          axis=(1, 3))
+    return reduce.reduce([cells[:-1, :-1], cells[1:, :-1], cells[:-1, 1:], cells[1:, 1:]])
 
 
 def _descriptors(coarse_small: np.ndarray, scale: float, block: int, rows: int, cols: int) -> np.ndarray:

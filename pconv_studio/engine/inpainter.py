@@ -148,10 +148,15 @@ def _from_float_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
     return np.clip(values * maximum + 0.5, 0, maximum).astype(like.dtype)
 
 
+def _colour(pixels: np.ndarray) -> np.ndarray:
+    """The colour channels of HxW or HxWxC pixels (a view): alpha is not the network's business."""
+    return pixels[..., :3] if pixels.ndim == 3 else pixels
+
+
 def _paste(target: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
     """target[where] = values[where] in the colour channels (alpha stays as it was); OpenCV's masked copy is about
     40 times faster than numpy's boolean indexing."""
-    colour = target[..., :3] if target.ndim == 3 else target
+    colour = _colour(target)
     colour[...] = cv2.copyTo(values, where.view(np.uint8), np.ascontiguousarray(colour))
 
 
@@ -369,7 +374,7 @@ class Inpainter:
         _cross_fade(target[window], values, owned, distance, band)
         if resolution.detail_transfer:
             report(0.95, "detail from the photo")
-            filled = target[window][..., :3] if target.ndim == 3 else target[window]
+            filled = _colour(target[window])
             _paste(target[window], _with_detail(pixels[window], ~crop_hole, coarse, filled, owned), owned)
         return GroupFill(region, "two scales", scale, tiles), (stages, region, size)
 
@@ -378,9 +383,9 @@ class Inpainter:
         resolution: ResolutionConfig,
     ) -> tuple[np.ndarray, list[np.ndarray], tuple[int, int], np.ndarray | None]:
         """One pass over a whole crop that will write its `owned` pixels, scaled down to the working size where the
-        crop is larger. Returns the composite at
-        the crop's size (in the photo's dtype and colour layout), the stage masks, the network's (height, width)
-        and, for a scaled pass, the network-sized composite (float32 RGB in [0, 1]; None otherwise).
+        crop is larger. Returns the composite at the crop's size (in the photo's dtype and colour layout), the stage
+        masks, the network's (height, width) and, for a scaled pass, the network-sized composite (float32 RGB in
+        [0, 1]; None otherwise).
 
         A scaled crop is resized in its own dtype (so only network-sized pixels are ever floats), filled,
         composited at the network's size and scaled back up (cubic).
@@ -389,8 +394,7 @@ class Inpainter:
         if size == crop_hole.shape:
             values, stages = self._pass(source, ~crop_hole, owned)
             return values, stages, size, None
-        colour = source[..., :3] if source.ndim == 3 else source
-        small = cv2.resize(np.ascontiguousarray(colour), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(np.ascontiguousarray(_colour(source)), (size[1], size[0]), interpolation=cv2.INTER_AREA)
         small_hole = network_hole(crop_hole, size)
         filled, stages = self._forward_checked(_to_float_rgb(small), ~small_hole, network_hole(owned, size))
         values = cv2.resize(_from_float_rgb(filled, source), (crop_hole.shape[1], crop_hole.shape[0]),
@@ -416,13 +420,13 @@ class Inpainter:
             source, valid = pixels[tile.window.window], ~hole[tile.window.window]
             if known is not None:
                 source, valid = _with_known(source, valid, tile.window, region, *known)
+            core, filled = _core_to_fill(tile, region, to_fill)
             writes = np.zeros(valid.shape, bool)
-            core = tile.core.intersection(region)  # never None: a tile's core holds pixels to fill
-            writes[core.relative_to(tile.window).window] = to_fill[core.relative_to(region).window]
+            writes[core.relative_to(tile.window).window] = filled
             values, stages = self._pass(source, valid, writes)
             _paste(target[tile.window.window], values, writes)
-            if int(writes.sum()) > most:
-                most, staged = int(writes.sum()), (stages, tile.window, valid.shape)
+            if int(filled.sum()) > most:
+                most, staged = int(filled.sum()), (stages, tile.window, valid.shape)
         return len(tiles), staged
 
     def _pass(
@@ -431,7 +435,7 @@ class Inpainter:
         """One network pass at the pixels' own size that will write the `writes` pixels: the composite in their
         dtype and colour layout, and the stage masks. A colour 8-bit crop goes to the device as it is stored and
         comes back composited and rounded."""
-        colour = source[..., :3] if source.ndim == 3 else source
+        colour = _colour(source)
         if colour.ndim == 3 and colour.dtype == np.uint8:
             return self._forward_checked(colour, valid, writes)
         filled, stages = self._forward_checked(_to_float_rgb(source), valid, writes)
@@ -494,12 +498,8 @@ def staged_pass(hole: np.ndarray, resolution: ResolutionConfig, config: UNetConf
     grid = config.size_multiple
     tiles = plan_tiles(owned, (region.top, region.left), hole.shape, _round_up(resolution.tile_size, grid),
                        resolution.tile_halo, grid)
-
-    def filled_by(tile: Tile) -> int:
-        core = tile.core.intersection(region)
-        return int(owned[core.relative_to(region).window].sum()) if core is not None else 0
-
-    tile = max(tiles, key=filled_by)  # the first of equals, as `_tiled_pass` keeps
+    # the tile that fills the most; the first of equals, as `_tiled_pass` keeps
+    tile = max(tiles, key=lambda tile: int(_core_to_fill(tile, region, owned)[1].sum()))
     return tile.window, hole[tile.window.window].copy()
 
 
@@ -509,6 +509,14 @@ _Staged = tuple[list[np.ndarray], Region, tuple[int, int]]
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
+
+
+def _core_to_fill(tile: Tile, region: Region, to_fill: np.ndarray) -> tuple[Region, np.ndarray]:
+    """The part of `tile`'s core inside `region`, and `to_fill` (bool, `region`'s frame) over it: what the tile
+    writes. The part is never empty: a tile is planned only where its core holds pixels to fill."""
+    core = tile.core.intersection(region)
+    return core, to_fill[core.relative_to(region).window]
+
 
 
 def _with_known(
@@ -530,8 +538,10 @@ def _cross_fade(target: np.ndarray, coarse: np.ndarray, owned: np.ndarray, dista
     """Across the inner half of the edge band (band / 2 < distance <= band), blend the full-resolution band fill in
     `target` linearly into the coarse fill, so the band pass's own rim against the coarse fill leaves no line."""
     fade = owned & (distance > band / 2) & (distance <= band)
-    weight = ((band - distance[fade]) / (band / 2))[:, None] if target.ndim == 3 else (band - distance[fade]) / (band / 2)
-    colour = target[..., :3] if target.ndim == 3 else target
+    colour = _colour(target)
+    weight = (band - distance[fade]) / (band / 2)
+    if colour.ndim == 3:
+        weight = weight[:, None]
     blended = weight * colour[fade] + (1.0 - weight) * coarse[fade]
     colour[fade] = np.clip(blended + 0.5, 0, np.iinfo(target.dtype).max).astype(target.dtype)
 
@@ -541,10 +551,9 @@ def _with_detail(
 ) -> np.ndarray:
     """`values` (a fill in the photo's dtype and colour layout) with the photo's own high frequencies added at
     `where` (`detail.transfer_detail`, attention from the `coarse` network-sized composite), rounded and clipped."""
-    colour = photo[..., :3] if photo.ndim == 3 else photo
+    colour = _colour(photo)
     coarse = coarse if colour.ndim == 3 else coarse.mean(axis=2, keepdims=True)
     detail = transfer_detail(np.ascontiguousarray(colour), known, coarse, where).reshape(values.shape)
-    maximum = 65535.0 if values.dtype == np.uint16 else 255.0
     result = values.copy()
-    result[where] = np.clip(values[where] + detail[where] + 0.5, 0, maximum).astype(values.dtype)
+    result[where] = np.clip(values[where] + detail[where] + 0.5, 0, np.iinfo(values.dtype).max).astype(values.dtype)
     return result

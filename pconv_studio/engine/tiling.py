@@ -52,7 +52,7 @@ def plan_tiles(
     height, width = shape
     halo = -(-halo // grid) * grid
     tiles = []
-    for top, bottom, left, right in zip(tops, bottoms, lefts, rights):
+    for top, bottom, left, right in zip(tops.tolist(), bottoms.tolist(), lefts.tolist(), rights.tolist()):
         cell_top, cell_left = top // core_size * core_size, left // core_size * core_size
         core = Region(
             max(cell_top, top // grid * grid), max(cell_left, left // grid * grid),
@@ -61,6 +61,5 @@ def plan_tiles(
         )
         window = Region(max(0, core.top - halo), max(0, core.left - halo), min(height, core.bottom + halo),
                         min(width, core.right + halo))
-        tiles.append(Tile(Region(*map(int, (core.top, core.left, core.bottom, core.right))),
-                          Region(*map(int, (window.top, window.left, window.bottom, window.right)))))
+        tiles.append(Tile(core, window))
     return tiles
