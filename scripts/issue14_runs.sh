@@ -7,8 +7,11 @@
 #               band along the cuts, left out of the losses; random-scale crops (the control)
 #   OUT=DIR bash scripts/issue14_runs.sh [ARM ...]       (default: all six, in that order)
 # Environment: DEVICE (default auto), CROP (128), BATCH (16), STEPS (3000: upscale and twin), ARM_STEPS (1500:
-# the mosaic arms), MOSAIC (0.5), SEAM (8: wider than the 7x7 first layer), TRAIN_DIR / VAL_DIR (default
-# photos256's train and val), PYTHON. Each arm writes OUT/ARM/{model.safetensors,train_log.csv,console.log}.
+# the mosaic arms), MOSAIC (0.5), SEAM (8: wider than the 7x7 first layer), TRAIN_DIR (default photos256's
+# train), PYTHON. Each arm writes OUT/ARM/{model.safetensors,checkpoint.pt,train_log.csv,console.log}; an arm
+# whose checkpoint exists resumes from it. On a shared CPU, two lanes of one thread each
+# (OMP_NUM_THREADS=1 ... upscale none mosaic & OMP_NUM_THREADS=1 ... twin masked scale) keep going where one
+# two-thread run stalls whenever another process takes a core.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
@@ -16,7 +19,6 @@ export PYTHONPATH=.
 out=${OUT:?set OUT to the folder that receives the runs}
 python=${PYTHON:-python3}
 train_dir=${TRAIN_DIR:-../shared/data/photos256/train}
-val_dir=${VAL_DIR:-../shared/data/photos256/val}
 steps=${STEPS:-3000}
 arm_steps=${ARM_STEPS:-1500}
 mosaic=${MOSAIC:-0.5}
@@ -35,9 +37,13 @@ for arm in "${arms[@]}"; do
         *) echo "issue14_runs.sh: unknown arm $arm" >&2; exit 2 ;;
     esac
     mkdir -p "$out/$arm"
-    echo "== $arm: ${extra[*]}" | tee -a "$out/summary.txt"
-    "$python" -m pconv_studio.cli.main train "$train_dir" --out "$out/$arm" --init weights/pconv_compact.safetensors \
+    start=(--init weights/pconv_compact.safetensors)
+    if [ -f "$out/$arm/checkpoint.pt" ]; then  # an interrupted arm continues exactly where it stopped
+        start=(--resume "$out/$arm/checkpoint.pt")
+    fi
+    echo "== $arm: ${start[*]} ${extra[*]}" | tee -a "$out/summary.txt"
+    "$python" -m pconv_studio.cli.main train "$train_dir" --out "$out/$arm" "${start[@]}" \
         --device "${DEVICE:-auto}" --crop "${CROP:-128}" --batch-size "${BATCH:-16}" --seed 0 --log-every 50 \
-        --checkpoint "$out/$arm/checkpoint.pt" "${extra[@]}" > "$out/$arm/console.log" 2>&1
+        --checkpoint "$out/$arm/checkpoint.pt" "${extra[@]}" >> "$out/$arm/console.log" 2>&1
     echo "$arm exit $?: $(grep -m1 '^stopped' "$out/$arm/console.log")" | tee -a "$out/summary.txt"
 done

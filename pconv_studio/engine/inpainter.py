@@ -36,17 +36,18 @@ import numpy as np
 import torch
 
 from ..errors import CancelledError, DeviceError, InputError, WeightsError
-from ..model import PConvUNet, UNetConfig, load_weights, network_reach
+from ..model import PConvUNet, UNetConfig, network_reach
 from ..paths import default_weights_path, detailed_weights_path
 from .blend import NetworkBlend, check_detail, detailed_model_problem
-from .device import DeviceChoice, describe_device, select_device
+from .device import DeviceChoice
 from .detail import transfer_detail
 from .fill_inputs import check_fill_inputs, reduce_for_fill
+from .loaded_network import LoadedNetwork
 from .regions import (
     Region, RegionPlan, ResolutionConfig, largest_region, network_hole, network_scale, network_size, plan_regions,
 )
 from .pixel_convert import from_float_rgb, to_float_rgb
-from .runner import GraphMode, Precision, runner_on
+from .runner import GraphMode, Precision
 from .tiling import Tile, plan_tiles
 
 __all__ = [
@@ -147,7 +148,7 @@ def _paste(target: np.ndarray, values: np.ndarray, where: np.ndarray) -> None:
     colour[...] = cv2.copyTo(values, where.view(np.uint8), np.ascontiguousarray(colour))
 
 
-class Inpainter:
+class Inpainter(LoadedNetwork):
     """Loads a weights file once and fills holes on the chosen device.
 
     Pass `weights=None` for the shipped model; a missing file is a `WeightsError` that says no trained model is
@@ -170,19 +171,10 @@ class Inpainter:
         detail: float = 0.0,
         detail_weights: str | Path | None = None,
     ) -> None:
-        self.weights_path = Path(weights) if weights is not None else default_weights_path()
-        if weights is None and not self.weights_path.is_file():
-            raise WeightsError(
-                f"no trained model is installed ({self.weights_path.name} is missing from {self.weights_path.parent});"
-                " train one with `pconv-studio train` or pass a weights file"
-            )
-        self.model, self.metadata = load_weights(self.weights_path)
-        self.model.fold_batch_norms()
+        super().__init__(weights, default_weights_path(), "no trained model is installed",
+                         "train one with `pconv-studio train` or pass a weights file", device, resolution, cuda_graphs,
+                         precision)
         self._open_blend(detail_weights)
-        self.resolution = resolution
-        self.cuda_graphs: GraphMode = cuda_graphs
-        self.precision: Precision = precision
-        self.device_choice = select_device(device)
         self.detail = check_detail(detail)
         if self.detail:
             self.model = self._blended(self.detail)
@@ -218,28 +210,8 @@ class Inpainter:
             self.detail = t
             self._move_model()
 
-    @property
-    def config(self) -> UNetConfig:
-        return self.model.config
-
-    @property
-    def model_name(self) -> str:
-        return f"{self.weights_path.stem} ({self.config.name})"
-
-    @property
-    def device_description(self) -> str:
-        """The device and, where the convolutions run in reduced precision, which: "CUDA: NVIDIA H100, bf16"."""
-        return describe_device(self.device_choice, self._runner.dtype)
-
-    def set_device(self, requested: str) -> None:
-        """Switch device; on failure keep the current one and raise `DeviceError`."""
-        self.device_choice = select_device(requested)
-        self._move_model()
-
-    def _move_model(self) -> None:
-        """Weights move once (`runner_on`); the blend drops its copies on other devices."""
-        device = self.device_choice.device
-        self._runner = runner_on(self.model, device, self.cuda_graphs, self.precision)
+    def _moved(self, device: torch.device) -> None:
+        """The blend drops its copies on other devices."""
         if self._blend is not None:
             self._blend.drop_elsewhere(device)
 

@@ -25,14 +25,13 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import DeviceError, InputError, WeightsError
-from ..model import UNetConfig, load_weights
+from ..errors import DeviceError, InputError
 from ..paths import upscale_weights_path
-from .device import describe_device, select_device
 from .inpainter import CancelToken, ProgressCallback
+from .loaded_network import LoadedNetwork
 from .pixel_convert import from_float_rgb, to_float_rgb
 from .regions import Region, ResolutionConfig
-from .runner import GraphMode, Precision, runner_on
+from .runner import GraphMode, Precision
 from .tiling import Tile, cover_tiles
 
 __all__ = [
@@ -160,13 +159,16 @@ class _Layout:
             target[..., :self.colour_channels] = values[..., None] if values.ndim == 2 else values
 
 
-class Upscaler:
+class Upscaler(LoadedNetwork):
     """Loads an upscaling model once and upscales images on the chosen device.
 
     Pass `weights=None` for the shipped upscaling model (`paths.upscale_weights_path`); a missing file is a
     `WeightsError` that says no upscaling model is installed. `resolution` gives the tile size and halo;
-    `cuda_graphs` and `precision` are the `NetworkRunner`'s.
+    `cuda_graphs` and `precision` are the `NetworkRunner`'s. The runner takes the prediction everywhere
+    (`composite = False`).
     """
+
+    composite = False
 
     def __init__(
         self,
@@ -176,40 +178,9 @@ class Upscaler:
         cuda_graphs: GraphMode = "auto",
         precision: Precision = "auto",
     ) -> None:
-        self.weights_path = Path(weights) if weights is not None else upscale_weights_path()
-        if weights is None and not self.weights_path.is_file():
-            raise WeightsError(
-                f"no upscaling model is installed ({self.weights_path.name} is missing from "
-                f"{self.weights_path.parent}); pass a weights file with --weights")
-        self.model, self.metadata = load_weights(self.weights_path)
-        self.model.fold_batch_norms()
-        self.resolution = resolution
-        self.cuda_graphs: GraphMode = cuda_graphs
-        self.precision: Precision = precision
-        self.device_choice = select_device(device)
+        super().__init__(weights, upscale_weights_path(), "no upscaling model is installed",
+                         "pass a weights file with --weights", device, resolution, cuda_graphs, precision)
         self._move_model()
-
-    @property
-    def config(self) -> UNetConfig:
-        return self.model.config
-
-    @property
-    def model_name(self) -> str:
-        return f"{self.weights_path.stem} ({self.config.name})"
-
-    @property
-    def device_description(self) -> str:
-        """The device and, where the convolutions run in reduced precision, which: "CUDA: NVIDIA H100, bf16"."""
-        return describe_device(self.device_choice, self._runner.dtype)
-
-    def set_device(self, requested: str) -> None:
-        """Switch device; on failure keep the current one and raise `DeviceError`."""
-        self.device_choice = select_device(requested)
-        self._move_model()
-
-    def _move_model(self) -> None:
-        self._runner = runner_on(self.model, self.device_choice.device, self.cuda_graphs, self.precision,
-                                 composite=False)
 
     def upscale(
         self, pixels: np.ndarray, scale: float, progress: ProgressCallback | None = None,
