@@ -22,7 +22,7 @@ from ..model import UNetConfig, layer_specs, propagate_masks, propagate_ratios
 __all__ = [
     "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
     "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
-    "propagated_stages", "shrink", "stages_from_result",
+    "propagated_stages", "resize_nearest", "shrink", "stages_from_result",
 ]
 
 Point = tuple[float, float]
@@ -149,6 +149,15 @@ def invert(mask: np.ndarray) -> None:
 
 def clear(mask: np.ndarray) -> None:
     mask[:] = False
+
+
+def resize_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`mask` (bool HxW) resized to `height` x `width` with nearest neighbour, pixel centres aligned: output pixel
+    (r, c) takes input pixel (floor((r + 0.5) * H / height), floor((c + 0.5) * W / width)), so an integer scale s
+    repeats every pixel s x s times. Returns a new bool array."""
+    rows = np.floor((np.arange(height) + 0.5) * (mask.shape[0] / height)).astype(np.intp)
+    columns = np.floor((np.arange(width) + 0.5) * (mask.shape[1] / width)).astype(np.intp)
+    return mask[rows[:, None], columns[None, :]].astype(bool, copy=False)
 
 
 def bounding_region(mask: np.ndarray) -> Region | None:
