@@ -17,12 +17,13 @@ import numpy as np
 import torch
 
 from ..engine.inpainter import InpaintResult, Region, ResolutionConfig, network_hole, staged_pass
+from ..engine.upscale import UpscaleResult, grid_positions
 from ..model import UNetConfig, layer_specs, propagate_masks, propagate_ratios
 
 __all__ = [
     "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
     "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
-    "propagated_stages", "resize_nearest", "shrink", "stages_from_result",
+    "propagated_stages", "resize_nearest", "shrink", "stages_from_result", "stages_from_upscale", "upscale_grid_hole",
 ]
 
 Point = tuple[float, float]
@@ -200,6 +201,7 @@ class StageStack:
     region: Region  # the crop, in photo pixels
     network_size: tuple[int, int]  # (height, width) of the crop as the network sees it, before padding
     from_network: bool  # True: the masks a fill computed; False: predicted from the geometry while painting
+    upscale: float | None = None  # the scale, when these are the stages of an upscale's grid (not of a hole)
 
     @property
     def max_scaling(self) -> float:
@@ -244,7 +246,7 @@ def _strides(config: UNetConfig) -> list[int]:
 
 
 def _stack(names: Sequence[str], holes: Sequence[np.ndarray], network_input: np.ndarray, config: UNetConfig,
-           region: Region, from_network: bool) -> StageStack:
+           region: Region, from_network: bool, upscale: float | None = None) -> StageStack:
     """`holes` in the network's padded frame; `network_input` is the hole the network was (or would be) fed, at
     its input size before padding, from which every layer's scaling ratio is computed."""
     size = network_input.shape
@@ -254,7 +256,7 @@ def _stack(names: Sequence[str], holes: Sequence[np.ndarray], network_input: np.
         rows, columns = -(-size[0] // stride), -(-size[1] // stride)
         stages.append(StageMask(name, np.ascontiguousarray(hole[:rows, :columns]), stride,
                                 np.ascontiguousarray(ratio[0, 0, :rows, :columns].numpy())))
-    return StageStack(tuple(stages), region, size, from_network)
+    return StageStack(tuple(stages), region, size, from_network, upscale)
 
 
 def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: ResolutionConfig) -> StageStack | None:
@@ -277,3 +279,24 @@ def stages_from_result(result: InpaintResult, config: UNetConfig, hole: np.ndarr
     network_input = network_hole(hole[result.stage_region.window], result.stage_input_size)
     return _stack(result.stage_names, result.stage_masks, network_input, config, result.stage_region,
                   from_network=True)
+
+
+def upscale_grid_hole(input_size: tuple[int, int], scale: float, height: int, width: int) -> np.ndarray:
+    """The hole an upscale by `scale` of an `input_size` (height, width) photo gives the network in the top-left
+    `height` x `width` px of the upscaled canvas: bool, True = hole, False where an input pixel lands
+    (`engine.upscale.grid_positions`)."""
+    rows, columns = grid_positions(input_size[0], scale), grid_positions(input_size[1], scale)
+    hole = np.ones((height, width), bool)
+    hole[np.ix_(rows[rows < height], columns[columns < width])] = False
+    return hole
+
+
+def stages_from_upscale(result: UpscaleResult, config: UNetConfig, input_size: tuple[int, int]) -> StageStack | None:
+    """The stages an upscale of an `input_size` (height, width) photo computed for its first tile (the top-left
+    of the upscaled photo): the grid's holes shrinking layer by layer; None if it reported none."""
+    if not result.stage_masks or not all(result.stage_input_size):
+        return None
+    height, width = result.stage_input_size
+    network_input = upscale_grid_hole(input_size, result.scale, height, width)
+    return _stack(result.stage_names, result.stage_masks, network_input, config, Region(0, 0, height, width),
+                  from_network=True, upscale=result.scale)
