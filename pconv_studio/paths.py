@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 __all__ = [
-    "DEFAULT_DETAILED_WEIGHTS_NAME", "DEFAULT_WEIGHTS_NAME", "data_folder", "default_weights_path",
-    "detailed_weights_path",
+    "DEFAULT_DETAILED_WEIGHTS_NAME", "DEFAULT_UPSCALE_WEIGHTS_NAME", "DEFAULT_WEIGHTS_NAME", "data_folder",
+    "default_weights_path", "detailed_weights_path", "upscale_weights_path",
 ]
 
 DEFAULT_WEIGHTS_NAME = "pconv_compact.safetensors"
 DETAILED_SUFFIX = "_detailed"  # NAME_detailed.safetensors is the detailed fine-tune of NAME.safetensors
 DEFAULT_DETAILED_WEIGHTS_NAME = DEFAULT_WEIGHTS_NAME.replace(".safetensors", f"{DETAILED_SUFFIX}.safetensors")
+DEFAULT_UPSCALE_WEIGHTS_NAME = "pconv_compact_upscale.safetensors"  # the fine-tune for filling sparse grids
 
 
 def _candidates(name: str) -> list[Path]:
@@ -43,6 +44,11 @@ def data_folder(name: str) -> Path:
 def default_weights_path() -> Path:
     """The shipped model. It may not exist yet (before training): the engine says so."""
     return data_folder("weights") / DEFAULT_WEIGHTS_NAME
+
+
+def upscale_weights_path() -> Path:
+    """The shipped upscaling model (`engine/upscale.py`). It may not exist: the engine says so."""
+    return data_folder("weights") / DEFAULT_UPSCALE_WEIGHTS_NAME
 
 
 def detailed_weights_path(faithful: Path) -> Path:

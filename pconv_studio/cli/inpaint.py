@@ -140,7 +140,9 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
 
 
-def _check_output(output: Path, inputs: list[Path]) -> None:
+def check_output_beside_inputs(output: Path, inputs: list[Path]) -> None:
+    """Raise before any work if `output` names one of the `inputs` (inputs are never overwritten) or cannot be
+    written (`check_output_path`)."""
     if any(_same_file(output, source) for source in inputs):
         raise InputError(f"the output {output} is an input file: choose another name (inputs are never overwritten)")
     check_output_path(output)
@@ -234,7 +236,7 @@ def _plan_jobs(args: argparse.Namespace) -> list[Job]:
         for source in (job.image, job.mask):
             if not source.is_file():
                 raise ImageIOError(f"file not found: {source}")
-        _check_output(job.output, every_input)
+        check_output_beside_inputs(job.output, every_input)
     if args.images is None:
         _check_collisions(jobs)
     return jobs

@@ -1,4 +1,4 @@
-"""`pconv-studio`: with no subcommand it opens the app; `inpaint`, `train` and `evaluate` work headless.
+"""`pconv-studio`: with no subcommand it opens the app; `inpaint`, `upscale`, `train` and `evaluate` work headless.
 
 Errors are translated here, in one place: a `PConvError` becomes one line on stderr and exit code 2.
 """
@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import PConvError
 from . import app_options
 
-SUBCOMMANDS = ("inpaint", "train", "evaluate")
+SUBCOMMANDS = ("inpaint", "upscale", "train", "evaluate")
 
 
 def _subcommand(name: str) -> ModuleType:
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
-    subparsers = parser.add_subparsers(dest="command", metavar="{inpaint,train,evaluate}")
+    subparsers = parser.add_subparsers(dest="command", metavar="{inpaint,upscale,train,evaluate}")
     for name in SUBCOMMANDS:
         _subcommand(name).add_parser(subparsers)
     return parser

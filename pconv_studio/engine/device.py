@@ -9,7 +9,9 @@ import torch
 
 from ..errors import DeviceError
 
-__all__ = ["DeviceChoice", "autocast_dtype", "cpu_has_native_bf16", "precision_name", "select_device"]
+__all__ = [
+    "DeviceChoice", "autocast_dtype", "cpu_has_native_bf16", "describe_device", "precision_name", "select_device",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +90,8 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 def precision_name(dtype: torch.dtype | None) -> str:
     """How logs, the status bar and benchmarks name an autocast precision (None: no autocast, float32)."""
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+
+
+def describe_device(choice: DeviceChoice, dtype: torch.dtype | None) -> str:
+    """The device and, where the convolutions run in reduced precision `dtype`, which: "CUDA: NVIDIA H100, bf16"."""
+    return choice.description + ("" if dtype is None else f", {precision_name(dtype)}")

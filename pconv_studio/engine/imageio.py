@@ -145,9 +145,11 @@ def write_atomically(path: str | Path, data: bytes) -> None:
             stream.write(data)
         os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; a saved photo gets the usual mode
         os.replace(temporary, path)
-    except OSError as error:
+    except BaseException as error:  # Ctrl+C in the middle too: never leave the temporary file behind
         Path(temporary).unlink(missing_ok=True)
-        raise ImageIOError(f"cannot write {path}: {error.strerror or error}") from error
+        if isinstance(error, OSError):
+            raise ImageIOError(f"cannot write {path}: {error.strerror or error}") from error
+        raise
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,14 @@ from ..errors import CancelledError, DeviceError, InputError, WeightsError
 from ..model import PConvUNet, UNetConfig, load_weights, network_reach
 from ..paths import default_weights_path, detailed_weights_path
 from .blend import NetworkBlend, check_detail, detailed_model_problem
-from .device import DeviceChoice, precision_name, select_device
+from .device import DeviceChoice, describe_device, select_device
 from .detail import transfer_detail
 from .fill_inputs import check_fill_inputs, reduce_for_fill
 from .regions import (
     Region, RegionPlan, ResolutionConfig, largest_region, network_hole, network_scale, network_size, plan_regions,
 )
-from .runner import GraphMode, NetworkRunner, Precision
+from .pixel_convert import from_float_rgb, to_float_rgb
+from .runner import GraphMode, Precision, runner_on
 from .tiling import Tile, plan_tiles
 
 __all__ = [
@@ -132,20 +133,6 @@ class InpaintResult:
     seconds: float = 0.0
     device: str = ""
     notices: list[str] = field(default_factory=list)
-
-
-def _to_float_rgb(pixels: np.ndarray) -> np.ndarray:
-    """HxW, HxWx3 or HxWx4 uint8/uint16 -> HxWx3 float32 in [0, 1] (alpha is not the network's business)."""
-    scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
-    rgb = pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
-    return rgb.astype(np.float32) / scale
-
-
-def _from_float_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """HxWx3 floats back to `like`'s dtype and colour layout (grey takes the channel mean); rounds and clips."""
-    maximum = 65535.0 if like.dtype == np.uint16 else 255.0
-    values = rgb.mean(axis=-1) if like.ndim == 2 else rgb
-    return np.clip(values * maximum + 0.5, 0, maximum).astype(like.dtype)
 
 
 def _colour(pixels: np.ndarray) -> np.ndarray:
@@ -242,8 +229,7 @@ class Inpainter:
     @property
     def device_description(self) -> str:
         """The device and, where the convolutions run in reduced precision, which: "CUDA: NVIDIA H100, bf16"."""
-        dtype = self._runner.dtype
-        return self.device_choice.description + ("" if dtype is None else f", {precision_name(dtype)}")
+        return describe_device(self.device_choice, self._runner.dtype)
 
     def set_device(self, requested: str) -> None:
         """Switch device; on failure keep the current one and raise `DeviceError`."""
@@ -251,15 +237,11 @@ class Inpainter:
         self._move_model()
 
     def _move_model(self) -> None:
-        """Weights move once, in channels_last (the layout oneDNN and cuDNN are fastest in; crops arrive as HxWxC,
-        which is that layout already)."""
+        """Weights move once (`runner_on`); the blend drops its copies on other devices."""
         device = self.device_choice.device
-        self.model.to(device, memory_format=torch.channels_last)
+        self._runner = runner_on(self.model, device, self.cuda_graphs, self.precision)
         if self._blend is not None:
             self._blend.drop_elsewhere(device)
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-        self._runner = NetworkRunner(self.model, device, graphs=self.cuda_graphs, precision=self.precision)
 
     def inpaint(
         self,
@@ -396,8 +378,8 @@ class Inpainter:
             return values, stages, size, None
         small = cv2.resize(np.ascontiguousarray(_colour(source)), (size[1], size[0]), interpolation=cv2.INTER_AREA)
         small_hole = network_hole(crop_hole, size)
-        filled, stages = self._forward_checked(_to_float_rgb(small), ~small_hole, network_hole(owned, size))
-        values = cv2.resize(_from_float_rgb(filled, source), (crop_hole.shape[1], crop_hole.shape[0]),
+        filled, stages = self._forward_checked(to_float_rgb(small), ~small_hole, network_hole(owned, size))
+        values = cv2.resize(from_float_rgb(filled, source), (crop_hole.shape[1], crop_hole.shape[0]),
                             interpolation=cv2.INTER_CUBIC)
         return values, stages, size, filled
 
@@ -438,8 +420,8 @@ class Inpainter:
         colour = _colour(source)
         if colour.ndim == 3 and colour.dtype == np.uint8:
             return self._forward_checked(colour, valid, writes)
-        filled, stages = self._forward_checked(_to_float_rgb(source), valid, writes)
-        return _from_float_rgb(filled, source), stages
+        filled, stages = self._forward_checked(to_float_rgb(source), valid, writes)
+        return from_float_rgb(filled, source), stages
 
     def _forward_checked(
         self, pixels: np.ndarray, valid: np.ndarray, writes: np.ndarray

@@ -1,8 +1,8 @@
 """One network pass, from a crop's pixels to its composited fill, on one device; replayed from CUDA graphs on GPUs.
 
 Everything between the upload and the download happens on the device, as one step: pixel conversion, the
-network under autocast, compositing the prediction into the hole, rounding back to 8 bits, and the stage masks
-flattened into one tensor. So a fill costs one upload, one download and no per-layer synchronisation.
+network under autocast, compositing the prediction into the hole (or, for upscaling, taking the prediction
+everywhere), rounding back to 8 bits, and the stage masks flattened into one tensor. So a fill costs one upload, one download and no per-layer synchronisation.
 
 CUDA graphs: at batch 1 the network is hundreds of small kernels whose launch cost exceeds their work, so on a
 GPU a step shape met for the second time is captured in a CUDA graph and replayed from then on. With
@@ -25,7 +25,9 @@ import torch
 from ..model import PConvUNet
 from .device import autocast_dtype
 
-__all__ = ["GRAPH_MODES", "PRECISIONS", "GraphMode", "NetworkRunner", "Precision", "capture_cuda_graph"]
+__all__ = [
+    "GRAPH_MODES", "PRECISIONS", "GraphMode", "NetworkRunner", "Precision", "capture_cuda_graph", "runner_on",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,16 @@ class _FillStep(torch.nn.Module):
     """pixels (H, W, 3) uint8 or float32 in [0, 1] and valid (H, W) bool -> (composite like the pixels, flat holes,
     stage sizes).
 
-    `flat holes` is every stage mask (True = hole) flattened and concatenated, for a single transfer.
+    `flat holes` is every stage mask (True = hole) flattened and concatenated, for a single transfer. With
+    `composite=False` the "composite" is the network's prediction at every pixel, valid ones included.
     """
 
-    def __init__(self, model: PConvUNet, device: torch.device, dtype: torch.dtype | None) -> None:
+    def __init__(self, model: PConvUNet, device: torch.device, dtype: torch.dtype | None, composite: bool) -> None:
         super().__init__()
         self.model = model
         self.device_type = device.type
         self.autocast_dtype = dtype
+        self.composite = composite
 
     def forward(
         self, pixels: torch.Tensor, valid: torch.Tensor
@@ -64,7 +68,8 @@ class _FillStep(torch.nn.Module):
         with torch.autocast(self.device_type, dtype=dtype or torch.float32, enabled=dtype is not None,
                             cache_enabled=False):  # a weight cast cache cannot live inside a CUDA graph
             output = self.model(image, mask)
-        composite = torch.where(mask > 0, image, output.image.float())[0].permute(1, 2, 0)
+        prediction = output.image.float()
+        composite = (torch.where(mask > 0, image, prediction) if self.composite else prediction)[0].permute(1, 2, 0)
         if eight_bit:
             composite = (composite * 255.0 + 0.5).clamp_(0.0, 255.0).to(torch.uint8)
         holes = torch.cat([(stage[0, 0] == 0).flatten() for stage in output.stage_masks])
@@ -109,11 +114,13 @@ class NetworkRunner:
 
     `precision="auto"` runs the convolutions in the device's fast reduced precision (`autocast_dtype`: bf16 or
     fp16 on GPUs, bf16 on CPUs that have it natively), "fp32" in full precision; masks are float32 always.
+    `composite=False` returns the network's prediction at every pixel (upscaling: a known grid pixel is an area
+    average, not the value the network is trained to predict there), in the same dtypes.
     """
 
     def __init__(
         self, model: PConvUNet, device: torch.device, graphs: GraphMode = "auto", capacity: int = 4,
-        precision: Precision = "auto",
+        precision: Precision = "auto", composite: bool = True,
     ) -> None:
         if graphs not in GRAPH_MODES:
             raise ValueError(f"graphs must be one of {GRAPH_MODES}, not {graphs!r}")
@@ -123,7 +130,7 @@ class NetworkRunner:
         self.graphs_mode: GraphMode = graphs if device.type == "cuda" else "off"
         self.capacity = capacity
         self.dtype = autocast_dtype(device) if precision == "auto" else None
-        self._step = _FillStep(model, device, self.dtype)
+        self._step = _FillStep(model, device, self.dtype, composite)
         self._seen: Counter[_StepKey] = Counter()
         self._graphs: OrderedDict[_StepKey, _Graph | None] = OrderedDict()  # None: the check said no, run eager
         self._pool = None
@@ -142,7 +149,8 @@ class NetworkRunner:
     @torch.inference_mode()
     def __call__(self, pixels: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """`pixels` (H, W, 3) uint8, or float32 in [0, 1]; `valid` (H, W) bool. Returns the composite (the input
-        outside the hole, the network's prediction inside, in the input's dtype) and the stage masks (True = hole)."""
+        outside the hole, the network's prediction inside, in the input's dtype; the prediction everywhere without
+        compositing) and the stage masks (True = hole)."""
         on_cuda = self.device.type == "cuda"
         host_pixels = torch.from_numpy(np.ascontiguousarray(pixels))
         host_valid = torch.from_numpy(np.ascontiguousarray(valid, dtype=bool))
@@ -222,3 +230,14 @@ class NetworkRunner:
         replayed = best_of_three(graph.graph.replay)
         log.info("step %s: eager %.2f ms, CUDA graph %.2f ms", key, 1000 * eager, 1000 * replayed)
         return replayed < eager
+
+
+def runner_on(
+    model: PConvUNet, device: torch.device, graphs: GraphMode, precision: Precision, composite: bool = True
+) -> NetworkRunner:
+    """Move `model`'s weights to `device` once, in channels_last (the layout oneDNN and cuDNN are fastest in; crops
+    arrive as HxWxC, which is that layout already), and a `NetworkRunner` for it."""
+    model.to(device, memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return NetworkRunner(model, device, graphs=graphs, precision=precision, composite=composite)

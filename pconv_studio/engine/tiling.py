@@ -6,6 +6,9 @@ around its core, and neighbouring tiles meet without a seam. Tiles are aligned t
 (so a tile computes on the same strided grid as one whole-image pass would), only tiles whose core holds pixels
 to fill run, and each writes only its core's pixels. With a halo of at least the network's receptive radius
 (`network_reach(config).receptive_radius`) a tiled fill is exactly the whole-image fill.
+
+`plan_tiles` covers the pixels to fill; `cover_tiles` covers a whole image (upscaling, where every pixel is
+predicted).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from .regions import Region
 
-__all__ = ["Tile", "plan_tiles"]
+__all__ = ["Tile", "cover_tiles", "plan_tiles"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,28 @@ def plan_tiles(
             min(cell_top + core_size, -(-bottom // grid) * grid, height),
             min(cell_left + core_size, -(-right // grid) * grid, width),
         )
-        window = Region(max(0, core.top - halo), max(0, core.left - halo), min(height, core.bottom + halo),
-                        min(width, core.right + halo))
-        tiles.append(Tile(core, window))
+        tiles.append(Tile(core, _window(core, halo, shape)))
     return tiles
+
+
+def cover_tiles(shape: tuple[int, int], core_size: int, halo: int, grid: int) -> list[Tile]:
+    """Tiles covering the whole of an image of `shape` = (height, width), in row-major order: the cores are the
+    cells of a `core_size` grid laid from the top-left (clipped at the bottom and right), each window the core
+    grown by `halo` (rounded up to the network's `grid`, 2^levels) on each side and clipped to the image. Cores
+    never overlap and together hold every pixel once. `core_size` must be a multiple of `grid`."""
+    if core_size % grid:
+        raise ValueError(f"the tile core ({core_size}) must be a multiple of the network's grid ({grid})")
+    height, width = shape
+    halo = -(-halo // grid) * grid
+    return [
+        Tile(core, _window(core, halo, shape))
+        for top in range(0, height, core_size)
+        for left in range(0, width, core_size)
+        for core in [Region(top, left, min(top + core_size, height), min(left + core_size, width))]
+    ]
+
+
+def _window(core: Region, halo: int, shape: tuple[int, int]) -> Region:
+    """`core` grown by `halo` px on each side, clipped to an image of `shape`."""
+    return Region(max(0, core.top - halo), max(0, core.left - halo), min(shape[0], core.bottom + halo),
+                  min(shape[1], core.right + halo))
