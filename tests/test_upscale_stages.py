@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pconv_studio.editing.mask_ops import stages_from_upscale, upscale_grid_hole
 from pconv_studio.engine.inpainter import Region
@@ -47,11 +48,12 @@ def test_an_upscale_reports_the_grid_stages_its_network_computed(tiny_weights: P
     stack = stages_from_upscale(result, TINY_CONFIG, photo.shape[:2])
     assert stack is not None and stack.upscale == 8 and stack.from_network
     assert stack.region == Region(0, 0, 320, 384) and stack.network_size == (320, 384)
-    assert [stage.name for stage in stack.stages][:2] == ["enc1", "enc2"]
+    assert [stage.name for stage in stack.stages][:3] == ["grid", "enc1", "enc2"]
     grid = upscale_grid_hole((40, 48), 8.0, 320, 384)
-    assert abs(grid.mean() - 63 / 64) < 1e-12  # one pixel in 64 is known
+    np.testing.assert_array_equal(stack.stages[0].hole, grid)
+    assert stack.stages[0].hole_percent == pytest.approx(100 * 63 / 64)  # one pixel in 64 is known
     # enc1 is a 7x7 stride-2 partial convolution: a window 7 px wide catches a sample every 8 px only sometimes
     reference = first_layer_reference(grid, TINY_CONFIG.encoder_kernels[0], 2)
-    np.testing.assert_array_equal(stack.stages[0].hole, reference)
-    assert 0 < stack.stages[0].hole_percent < 100
+    np.testing.assert_array_equal(stack.stages[1].hole, reference)
+    assert 0 < stack.stages[1].hole_percent < stack.stages[0].hole_percent
     assert stack.stages[-1].hole_percent == 0  # the network closed the grid

@@ -9,7 +9,7 @@ changed (None when nothing could change), so the document can record just that b
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import cv2
@@ -21,7 +21,7 @@ from ..engine.upscale import UpscaleResult, grid_positions
 from ..model import UNetConfig, layer_specs, propagate_masks, propagate_ratios
 
 __all__ = [
-    "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
+    "MIN_SHAPE_WIDTH", "Point", "UPSCALE_GRID_STAGE", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
     "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
     "propagated_stages", "resize_nearest", "shrink", "stages_from_result", "stages_from_upscale", "upscale_grid_hole",
 ]
@@ -291,12 +291,19 @@ def upscale_grid_hole(input_size: tuple[int, int], scale: float, height: int, wi
     return hole
 
 
+UPSCALE_GRID_STAGE = "grid"  # the name of the network's input in an upscale's stages
+
+
 def stages_from_upscale(result: UpscaleResult, config: UNetConfig, input_size: tuple[int, int]) -> StageStack | None:
     """The stages an upscale of an `input_size` (height, width) photo computed for its first tile (the top-left
-    of the upscaled photo): the grid's holes shrinking layer by layer; None if it reported none."""
+    of the upscaled photo): first the grid the network was given (`UPSCALE_GRID_STAGE`; its scaling is 1 where
+    a pixel is known, 0 in the holes), then every layer's mask, the grid's holes shrinking; None if it reported
+    none."""
     if not result.stage_masks or not all(result.stage_input_size):
         return None
     height, width = result.stage_input_size
     network_input = upscale_grid_hole(input_size, result.scale, height, width)
-    return _stack(result.stage_names, result.stage_masks, network_input, config, Region(0, 0, height, width),
-                  from_network=True, upscale=result.scale)
+    layers = _stack(result.stage_names, result.stage_masks, network_input, config, Region(0, 0, height, width),
+                    from_network=True, upscale=result.scale)
+    grid = StageMask(UPSCALE_GRID_STAGE, network_input, 1, (~network_input).astype(np.float32))
+    return replace(layers, stages=(grid, *layers.stages))

@@ -141,6 +141,7 @@ class Dialogs:
             accepted = dialog.exec() == QDialog.DialogCode.Accepted
         scale = dialog.scale
         dialog.deleteLater()
+        self.parent.activateWindow()  # the keys go back to the window (without a window manager they would not)
         return scale if accepted else None
 
 

@@ -556,6 +556,7 @@ class MainWindow(QMainWindow):
             self._applying_fill = False
         self.device_label.setText(result.device)
         self.run_label.setText(f"last fill {result.seconds:.2f} s")
+        self.run_label.setToolTip("")
         for notice in result.notices:
             self._show_notice(notice)
         if not result.notices:
@@ -576,6 +577,7 @@ class MainWindow(QMainWindow):
         """The upscale is in the document (the canvas refitted on the size change): the panel shows its grid."""
         self.device_label.setText(upscaled.result.device)
         self.run_label.setText(f"last upscale {upscaled.result.seconds:.1f} s")
+        self.run_label.setToolTip(f"upscaled with {upscaled.model_name}")
         self._showing_network_stages = upscaled.stages is not None
         if upscaled.stages is not None:
             self._show_stack(upscaled.stages)
