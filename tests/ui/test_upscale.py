@@ -189,3 +189,26 @@ def test_without_an_upscaling_model_the_app_says_so_and_keeps_running(make_windo
     window.editor.fill_rectangle(QPointF(20, 20), QPointF(60, 50), False)
     with qtbot.waitSignal(window.fillApplied, timeout=5000):  # inpainting is unaffected
         window.run_inpaint()
+
+
+class FailingUpscaler(GatedUpscaler):
+    """Runs out of memory, as a numpy allocation of a huge result would."""
+
+    def upscale(self, pixels, scale, progress=None, cancel=None) -> UpscaleResult:
+        raise MemoryError
+
+
+def test_a_bad_scale_and_running_out_of_memory_are_reported_and_change_nothing(make_window, photo, qtbot):
+    window = make_window(lambda weights, device: FakeEngine(),
+                         upscaler_factory=lambda weights, device: FailingUpscaler())
+    assert window.open_path(photo)
+    pixels = window.document.pixels.copy()
+    window.dialogs.scales = [9.0, 2.0]  # the dialog's spin box cannot give 9; a script can
+    window.menu_actions.upscale.trigger()
+    assert "between 1.25 and 8" in window.dialogs.errors[-1] and not window.inpaint.busy
+    with qtbot.waitSignal(window.errorReported, timeout=5000) as blocker:
+        window.menu_actions.upscale.trigger()
+    assert "ran out of memory" in blocker.args[0]
+    wait_idle(qtbot, window)
+    np.testing.assert_array_equal(window.document.pixels, pixels)
+    assert window.undo_stack.count() == 0 and window.menu_actions.upscale.isEnabled()
