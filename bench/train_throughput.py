@@ -41,8 +41,7 @@ def measure(
 
     def run(count: int) -> None:
         for _ in range(count):
-            images, valid = batches.next_batch(channels_last)
-            train_step(model, criterion, optimizer, scaler, images, valid, dtype)
+            train_step(model, criterion, optimizer, scaler, batches.next_batch(channels_last), dtype)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 

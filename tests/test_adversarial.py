@@ -18,7 +18,7 @@ from pconv_studio.model import PConvUNet, UNetConfig, load_weights
 from pconv_studio.training.adversarial import ADVERSARIAL_TERMS, AdversarialConfig, AdversarialTraining, WeightAverage
 from pconv_studio.training.losses import InpaintingLoss
 from pconv_studio.training.discriminator import PatchDiscriminator, diff_augment, hole_patch_labels, r1_penalty
-from pconv_studio.training.loop import TrainConfig, read_checkpoint_config, train, train_step
+from pconv_studio.training.loop import Batch, TrainConfig, read_checkpoint_config, train, train_step
 
 from .support import gradient_image, make_weights
 
@@ -234,7 +234,8 @@ def test_during_the_warm_up_the_generator_takes_the_plain_reconstruction_step():
     terms = adversarial.step(model, criterion, optimizer, scaler, images, valid, None, step=1)
     assert terms["adversarial_weight"] == 0 and terms["feature_matching_weight"] == 0
     assert 0.0 <= float(terms["d_fake_accuracy"]) <= 1.0  # the discriminator did train
-    train_step(plain, criterion, torch.optim.Adam(plain.parameters(), lr=1e-3), scaler, images, valid, None)
+    train_step(plain, criterion, torch.optim.Adam(plain.parameters(), lr=1e-3), scaler,
+               Batch(images, valid, images, None), None)
     for (name, mine), theirs in zip(model.named_parameters(), plain.parameters()):
         assert torch.equal(mine, theirs), name
     after = adversarial.step(model, criterion, optimizer, scaler, images, valid, None, step=2)

@@ -16,7 +16,9 @@ from safetensors.torch import save_file
 from pconv_studio.cli.main import main
 from pconv_studio.engine.imageio import save_image
 from pconv_studio.training.losses import InpaintingLoss, load_vgg16_features
-from pconv_studio.training.loop import FastPath, PhotoBatches, TrainConfig, _choose_fast_path, train, train_step
+from pconv_studio.training.loop import (
+    Batch, FastPath, PhotoBatches, TrainConfig, _choose_fast_path, train, train_step,
+)
 from pconv_studio.errors import WeightsError
 from pconv_studio.model import PConvUNet, UNetConfig, load_weights, read_weights_metadata
 
@@ -116,7 +118,7 @@ def test_one_step_lowers_the_loss_on_a_fixed_batch():
     images, valid = _batch()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    before = train_step(model, criterion, optimizer, scaler, images, valid, None)["total"].item()
+    before = train_step(model, criterion, optimizer, scaler, Batch(images, valid, images, None), None)["total"].item()
     with torch.no_grad():
         after = criterion(model(images, valid).image, images, valid)["total"].item()
     assert after < before
@@ -127,7 +129,7 @@ def test_batches_are_photo_crops_with_masks_from_the_bank():
     bank = np.zeros((1, 32, 32), bool)
     bank[0, :5, :] = True  # a band along one edge: under any flip or transpose, 5 x 32 hole pixels
     batches = PhotoBatches([photo], bank, 32, 8, torch.device("cpu"), torch.Generator().manual_seed(0))
-    images, valid = batches.next_batch()
+    images, valid = batches.next_batch()[:2]
     assert images.shape == (8, 3, 32, 32) and valid.shape == (8, 1, 32, 32)
     assert torch.all((1 - valid).sum(dim=(1, 2, 3)) == 5 * 32)
     pixels = torch.from_numpy(photo).permute(2, 0, 1).float() / 255
@@ -165,10 +167,10 @@ def test_a_spent_time_budget_still_leaves_loadable_weights(photo_folder, tmp_pat
 
 def test_a_failing_fast_path_falls_back_and_leaves_the_model_untouched():
     class RefusesChannelsLast(InpaintingLoss):
-        def forward(self, prediction, target, valid):
+        def forward(self, prediction, target, valid, counted=None):
             if not target.is_contiguous():
                 raise RuntimeError("no NHWC kernel here")
-            return super().forward(prediction, target, valid)
+            return super().forward(prediction, target, valid, counted)
 
     torch.manual_seed(0)
     model = PConvUNet(TINY).train()

@@ -1,5 +1,6 @@
 """`pconv-studio evaluate`: the model against classical inpainting on a folder of photos, per hole-ratio bin;
-with `--full-resolution`, at each photo's own size with the holes a retoucher paints (`evaluate_fullres`)."""
+with `--full-resolution`, at each photo's own size with the holes a retoucher paints (`evaluate_fullres`); with
+`--upscale` or `--arms`, upscaling and training arms (`evaluate_upscale`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..training.evaluation import (
 )
 from ..training.sheet import FillSheet, sheet_cells
 from ..errors import InputError
-from . import evaluate_fullres
+from . import evaluate_fullres, evaluate_upscale
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="folder for evaluation.md and evaluation.png (default %(default)s)")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart (or the crop figure)")
     evaluate_fullres.add_arguments(parser)
+    evaluate_upscale.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -92,6 +94,12 @@ def _method_names(text: str | None, detail_values: list[float] | None = None) ->
 def run(args: argparse.Namespace) -> int:
     if args.max_images is not None and args.max_images < 1:
         raise InputError("--max-images must be at least 1")
+    if evaluate_upscale.wanted(args):
+        if args.full_resolution or args.methods or args.detail_weights or args.sheet:
+            raise InputError("--upscale and --arms choose their own methods: leave out --full-resolution, "
+                             "--methods, --detail-weights and --sheet")
+        return evaluate_upscale.run(args)
+    evaluate_upscale.refuse_options(args)
     if args.full_resolution:
         blend_options = (("--detail-weights", args.detail_weights), ("--detail-values", args.detail_values),
                          ("--sheet", args.sheet))

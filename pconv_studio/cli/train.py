@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..training.adversarial import AdversarialConfig
 from ..training.discriminator import AUGMENTATIONS
+from ..training.samples import GRID_INPUTS, SAMPLE_KINDS, SampleConfig
 from ..training.loop import PRECISIONS, TrainConfig, TrainProgress, read_checkpoint_config, train
 from ..errors import InputError
 from ..model import PRESETS, UNetConfig, get_preset, load_weights
@@ -89,6 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         + _default("tv_weight"))
     parser.add_argument("--keep-snapshots", action="store_const", const=True,
                         help="keep a copy of the weights of every save in OUT/snapshots/")
+    _add_sample_options(parser)
     _add_adversarial_options(parser)
     parser.add_argument("--sync-batchnorm", action="store_const", const=True,
                         help="under torchrun on GPUs: batch norm with the statistics of the global batch "
@@ -119,6 +121,58 @@ def _add_adversarial_options(parser: argparse.ArgumentParser) -> None:
                        + _adv_default("warmup_steps"))
     group.add_argument("--augment", metavar="A,B", dest="augmentations",
                        help="DiffAugment policy, from " + ", ".join(AUGMENTATIONS) + _adv_default("augmentations"))
+
+
+def _add_sample_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "samples", "what a training sample is (pconv_studio/training/samples.py; docs/training.md): hole masks, "
+        "low-resolution grids (upscaling), sparse samples, four-photo mosaics")
+    group.add_argument("--samples", dest="sample_mix", metavar="KIND=W,...",
+                       help="relative weights of the sample kinds, from " + ", ".join(SAMPLE_KINDS)
+                       + " (default holes=1)")
+    group.add_argument("--grid-scales", metavar="S1,S2,...", help="integer scales of the grid samples "
+                       "(default 2,3,4)")
+    group.add_argument("--sparse-keep", metavar="LOW,HIGH", help="fraction of pixels a sparse sample keeps "
+                       "(default 0.1,0.5)")
+    group.add_argument("--grid-input", choices=GRID_INPUTS, help="grid: low-resolution pixels on the grid, the "
+                       "rest hole (default); bicubic: the plain twin's input, bicubic-upscaled, every pixel valid")
+    group.add_argument("--mosaic", type=float, metavar="P", help="probability that a sample is a four-photo "
+                       "mosaic (RICAP)")
+    group.add_argument("--seam", type=int, metavar="PX", help="width of the hole band along the mosaic's cuts, "
+                       "left out of every loss (default 0: seams unmasked)")
+    group.add_argument("--random-scale", type=float, metavar="P", help="probability that a sample is a crop at a "
+                       "random scale (the mosaic's control)")
+
+
+def _samples(args: argparse.Namespace, current: SampleConfig) -> SampleConfig:
+    """The sample config: the options given change `current` (the default, or on resume the checkpoint's)."""
+    given: dict[str, object] = {}
+    if args.sample_mix is not None:
+        weights = dict.fromkeys(SAMPLE_KINDS, 0.0)
+        for item in filter(None, (part.strip() for part in args.sample_mix.split(","))):
+            kind, _, weight = item.partition("=")
+            if kind not in SAMPLE_KINDS or not weight:
+                raise InputError(f"--samples takes KIND=WEIGHT pairs with KIND from {', '.join(SAMPLE_KINDS)}, "
+                                 f"not {item!r}")
+            weights[kind] = _number(weight, "--samples")
+        given.update(weights)
+    if args.grid_scales is not None:
+        given["grid_scales"] = tuple(int(_number(item, "--grid-scales")) for item in args.grid_scales.split(","))
+    if args.sparse_keep is not None:
+        given["sparse_keep"] = tuple(_number(item, "--sparse-keep") for item in args.sparse_keep.split(","))
+        if len(given["sparse_keep"]) != 2:
+            raise InputError("--sparse-keep takes two fractions: LOW,HIGH")
+    for name in ("grid_input", "mosaic", "seam", "random_scale"):
+        if getattr(args, name) is not None:
+            given[name] = getattr(args, name)
+    return replace(current, **given)
+
+
+def _number(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{option}: {text!r} is not a number") from None
 
 
 def _adv_default(name: str) -> str:
@@ -153,16 +207,18 @@ def _architecture(args: argparse.Namespace) -> UNetConfig:
 
 def _config(args: argparse.Namespace) -> TrainConfig:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-             if f.name != "adversarial" and getattr(args, f.name, None) is not None}
+             if f.name not in ("adversarial", "samples") and getattr(args, f.name, None) is not None}
     try:
         if args.resume is not None:
             if args.preset is not None:
                 given["architecture"] = get_preset(args.preset)
             resumed = read_checkpoint_config(args.resume)
-            return replace(resumed, adversarial=_adversarial(args, resumed.adversarial), **given)
+            return replace(resumed, adversarial=_adversarial(args, resumed.adversarial),
+                           samples=_samples(args, resumed.samples), **given)
         if args.train_dir is None or args.out_dir is None:
             raise InputError("give a folder of training photos and --out DIR (or --resume CHECKPOINT)")
-        return TrainConfig(architecture=_architecture(args), adversarial=_adversarial(args, None), **given)
+        return TrainConfig(architecture=_architecture(args), adversarial=_adversarial(args, None),
+                           samples=_samples(args, SampleConfig()), **given)
     except ValueError as error:
         raise InputError(str(error)) from error
 

@@ -1,4 +1,5 @@
-"""The engine: weights, devices, resolution strategy, compositing, image I/O. Plain Python + torch + numpy; no Qt."""
+"""The engine: weights, devices, resolution strategy, compositing, upscaling, image I/O. Plain Python + torch + numpy;
+no Qt."""
 
 from .device import DeviceChoice, select_device
 from .imageio import (
@@ -6,9 +7,10 @@ from .imageio import (
     save_mask,
 )
 from .inpainter import CancelToken, Inpainter, InpaintResult, Region, ResolutionConfig, plan_regions
+from .upscale import Upscaler, UpscaleResult
 
 __all__ = [
     "CancelToken", "DeviceChoice", "ImageInfo", "InpaintResult", "Inpainter", "Region", "ResolutionConfig",
-    "SUPPORTED_SUFFIXES", "check_mask_matches", "load_image", "load_mask", "plan_regions", "read_image", "read_mask",
-    "save_image", "save_mask", "select_device",
+    "SUPPORTED_SUFFIXES", "UpscaleResult", "Upscaler", "check_mask_matches", "load_image", "load_mask", "plan_regions",
+    "read_image", "read_mask", "save_image", "save_mask", "select_device",
 ]

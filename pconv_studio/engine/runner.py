@@ -2,7 +2,8 @@
 
 Everything between the upload and the download happens on the device, as one step: pixel conversion, the
 network under autocast, compositing the prediction into the hole (or, for upscaling, taking the prediction
-everywhere), rounding back to 8 bits, and the stage masks flattened into one tensor. So a fill costs one upload, one download and no per-layer synchronisation.
+everywhere), rounding back to 8 bits, and the stage masks flattened into one tensor. So a fill costs one upload,
+one download and no per-layer synchronisation.
 
 CUDA graphs: at batch 1 the network is hundreds of small kernels whose launch cost exceeds their work, so on a
 GPU a step shape met for the second time is captured in a CUDA graph and replayed from then on. With

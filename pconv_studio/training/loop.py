@@ -47,9 +47,10 @@ from .distributed import (
 )
 from .losses import LOSS_TERMS, TV_WEIGHT, InpaintingLoss, load_vgg16_features
 from .masks import augment_masks, build_mask_bank
+from .samples import Batch, SampleConfig, make_samples
 
 __all__ = [
-    "TrainConfig", "TrainProgress", "TrainResult", "FastPath", "PhotoBatches", "train", "train_step",
+    "TrainConfig", "TrainProgress", "TrainResult", "FastPath", "PhotoBatches", "Batch", "train", "train_step",
     "read_checkpoint_config", "PRECISIONS",
 ]
 
@@ -91,6 +92,7 @@ class TrainConfig:
     adversarial: AdversarialConfig | None = None  # adversarial fine-tuning (adversarial.py); None: plain L1 training
     keep_snapshots: bool = False  # also keep a copy of the weights of every save, as out_dir/snapshots/step_N
     sync_batchnorm: bool = False  # under torchrun on GPUs: batch-norm statistics of the global batch
+    samples: SampleConfig = field(default_factory=SampleConfig)  # sample kinds and crop augmentations (samples.py)
 
     def __post_init__(self) -> None:
         for name in _PATH_FIELDS:
@@ -112,6 +114,11 @@ class TrainConfig:
             raise ValueError("the TV weight must be >= 0")
         if isinstance(self.adversarial, dict):
             object.__setattr__(self, "adversarial", AdversarialConfig(**self.adversarial))
+        if isinstance(self.samples, dict):
+            object.__setattr__(self, "samples", SampleConfig(**self.samples))
+        if self.adversarial is not None and not self.samples.plain:
+            raise ValueError("adversarial fine-tuning trains on plain hole samples: no grids, sparse samples, "
+                             "mosaics or random scales")
         if self.adversarial is not None:
             if self.precision == "fp16":
                 raise ValueError("adversarial training runs in bf16 or fp32, not fp16")
@@ -148,6 +155,7 @@ class TrainConfig:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["architecture"] = json.loads(self.architecture.to_json())
         values["adversarial"] = self.adversarial.to_dict() if self.adversarial is not None else None
+        values["samples"] = self.samples.to_dict()
         return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in values.items()}, sort_keys=True)
 
     @staticmethod
@@ -223,10 +231,10 @@ def _training_photo(pixels: np.ndarray, short_side: int) -> np.ndarray:
 
 
 class PhotoBatches:
-    """(image, valid) batches cut on `device` from photos and masks kept there; see the module docstring.
+    """`Batch`es cut on `device` from photos and masks kept there; see the module docstring and `samples.py`.
 
     `photos` are RGB uint8 HxWx3 with both sides >= `crop_size`; `mask_bank` is bool (K, crop, crop), True = hole.
-    The result is float images (B, 3, crop, crop) in [0, 1] and float masks (B, 1, crop, crop), 1 = valid.
+    Batches hold float images (B, 3, crop, crop) in [0, 1] and float masks (B, 1, crop, crop), 1 = valid.
     """
 
     def __init__(
@@ -237,6 +245,7 @@ class PhotoBatches:
         batch_size: int,
         device: torch.device,
         generator: torch.Generator,
+        samples: SampleConfig = SampleConfig(),
     ) -> None:
         landscape = [p.transpose(1, 0, 2) if p.shape[0] > p.shape[1] else p for p in photos]
         height = max(p.shape[0] for p in landscape)
@@ -245,19 +254,35 @@ class PhotoBatches:
         for index, photo in enumerate(landscape):
             self.photos[index, :, : photo.shape[0], : photo.shape[1]] = torch.from_numpy(photo.transpose(2, 0, 1))
         self.portrait = torch.tensor([p.shape[0] > p.shape[1] for p in photos], device=device)
-        self.offset_limits = torch.tensor([[p.shape[0] - crop_size + 1, p.shape[1] - crop_size + 1] for p in landscape])
+        self.sizes = torch.tensor([p.shape[:2] for p in landscape])
+        self.longest_square = min(2 * crop_size, int(self.sizes.min()))  # random-scale squares: side at most this
         self.masks = torch.from_numpy(mask_bank).to(device)
         self.crop_size, self.batch_size, self.device, self.generator = crop_size, batch_size, device, generator
-        self.span = torch.arange(crop_size, device=device)
+        self.samples = samples
         self.channel = torch.arange(3, device=device)[None, :, None, None]
 
-    def next_batch(
-        self, channels_last: bool = False, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def crops(self, count: int, side: int, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
+        """`count` random square crops (count, 3, side, side) as uint8, each under a random left-right flip."""
+        photo = torch.randint(len(self.photos), (count,), generator=generator)
+        offsets = (torch.rand((count, 2), generator=generator) * (self.sizes[photo] - side + 1)).long()
+        flips = torch.randint(2, (count,), generator=generator) if flip else torch.zeros(count, dtype=torch.long)
+        return self._cut(photo, offsets[:, 0], offsets[:, 1], flips, side)
+
+    def _cut(self, photo: torch.Tensor, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor,
+             side: int) -> torch.Tensor:
+        span = torch.arange(side, device=self.device)
+        photo, top, left, flip = (t.to(self.device) for t in (photo, top, left, flip))
+        rows = (top[:, None] + span)[:, None, :, None]
+        cols = (left[:, None] + span)[:, None, None, :]
+        crops = self.photos[photo[:, None, None, None], self.channel, rows, cols]
+        crops = torch.where(self.portrait[photo][:, None, None, None], crops.transpose(-1, -2), crops)
+        return torch.where(flip.bool()[:, None, None, None], crops.flip(-1), crops)
+
+    def next_batch(self, channels_last: bool = False, generator: torch.Generator | None = None) -> Batch:
         """The next batch of the run's data order, or of `generator`'s when one is given."""
         count, generator = self.batch_size, generator or self.generator
         photo = torch.randint(len(self.photos), (count,), generator=generator)
-        offsets = (torch.rand((count, 2), generator=generator) * self.offset_limits[photo]).long()
+        offsets = (torch.rand((count, 2), generator=generator) * (self.sizes[photo] - self.crop_size + 1)).long()
         flip = torch.randint(2, (count,), generator=generator)
         mask = torch.randint(len(self.masks), (count,), generator=generator)
         variant = torch.randint(8, (count,), generator=generator)
@@ -265,16 +290,15 @@ class PhotoBatches:
         if self.device.type == "cuda":
             draws = draws.pin_memory()
         photo, top, left, flip, mask, variant = draws.to(self.device, non_blocking=True)
-
-        rows = (top[:, None] + self.span)[:, None, :, None]
-        cols = (left[:, None] + self.span)[:, None, None, :]
-        crops = self.photos[photo[:, None, None, None], self.channel, rows, cols]
-        crops = torch.where(self.portrait[photo][:, None, None, None], crops.transpose(-1, -2), crops)
-        crops = torch.where(flip.bool()[:, None, None, None], crops.flip(-1), crops)
+        crops = self._cut(photo, top, left, flip, self.crop_size)
         layout = torch.channels_last if channels_last else torch.contiguous_format
-        images = crops.float().div_(255.0).contiguous(memory_format=layout)
-        valid = (~augment_masks(self.masks[mask], variant)).unsqueeze(1).float().contiguous()
-        return images, valid
+        images = crops.float().div_(255.0)
+        valid = (~augment_masks(self.masks[mask], variant)).unsqueeze(1).float()
+        batch = make_samples(images, valid, self.samples, generator,
+                             lambda n, side: self.crops(n, side, generator).float().div_(255.0), self.longest_square)
+        return Batch(batch.inputs.contiguous(memory_format=layout), batch.valid.contiguous(),
+                     batch.targets.contiguous(memory_format=layout),
+                     None if batch.counted is None else batch.counted.contiguous())
 
 
 def train_step(
@@ -282,13 +306,12 @@ def train_step(
     criterion: InpaintingLoss,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
-    images: torch.Tensor,
-    valid: torch.Tensor,
+    batch: Batch,
     dtype: torch.dtype | None,
 ) -> dict[str, torch.Tensor]:
     """One optimisation step; returns the loss terms (still on the device: reading them syncs)."""
-    with torch.autocast(images.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        terms = criterion(model(images, valid).image, images, valid)
+    with torch.autocast(batch.inputs.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        terms = criterion(model(batch.inputs, batch.valid).image, batch.targets, batch.valid, batch.counted)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(terms["total"]).backward()
     scaler.step(optimizer)
@@ -307,10 +330,11 @@ def _probe(model: PConvUNet, criterion: InpaintingLoss, batches: PhotoBatches, p
     snapshot = copy.deepcopy(model.state_dict())
     try:
         forward_model = _prepare_model(model, path)
-        images, valid = batches.next_batch(path.channels_last, torch.Generator().manual_seed(0))
-        with torch.autocast(images.device.type, dtype=path.autocast_dtype or torch.float32,
+        batch = batches.next_batch(path.channels_last, torch.Generator().manual_seed(0))
+        with torch.autocast(batch.inputs.device.type, dtype=path.autocast_dtype or torch.float32,
                             enabled=path.autocast_dtype is not None):
-            total = criterion(forward_model(images, valid).image, images, valid)["total"]
+            total = criterion(forward_model(batch.inputs, batch.valid).image, batch.targets, batch.valid,
+                              batch.counted)["total"]
         total.backward()
         if not torch.isfinite(total):
             raise RuntimeError("the first loss is not finite")
@@ -466,7 +490,7 @@ def _train(
     batches = PhotoBatches(
         photos, build_mask_bank(-(-config.mask_bank_size // context.world_size), config.crop_size,
                                 context.rank_seed(config.seed)),
-        config.crop_size, config.batch_size, device, generator,
+        config.crop_size, config.batch_size, device, generator, config.samples,
     )
     try:
         fast_path, forward_model = _choose_fast_path(model, criterion, batches, _requested_fast_path(config, device))
@@ -555,12 +579,12 @@ def _train(
                 forward_model = context.wrap(prepared_model)
                 log.info("step %d: fine-tuning at lr %g with the encoder's batch norm frozen", step,
                          config.finetune_learning_rate)
-            images, valid = batches.next_batch(fast_path.channels_last)
-            if adversarial is not None:
-                terms = adversarial.step(forward_model, criterion, optimizer, scaler, images, valid,
+            batch = batches.next_batch(fast_path.channels_last)
+            if adversarial is not None:  # plain hole samples only (TrainConfig): inputs are the targets
+                terms = adversarial.step(forward_model, criterion, optimizer, scaler, batch.targets, batch.valid,
                                          fast_path.autocast_dtype, step)
             else:
-                terms = train_step(forward_model, criterion, optimizer, scaler, images, valid, fast_path.autocast_dtype)
+                terms = train_step(forward_model, criterion, optimizer, scaler, batch, fast_path.autocast_dtype)
             step += 1
             samples_seen += config.batch_size * context.world_size
             window_samples += config.batch_size * context.world_size

@@ -101,14 +101,23 @@ class InpaintingLoss(nn.Module):
         self.vgg = vgg
         self.tv_weight = tv_weight
 
-    def forward(self, prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, counted: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """`counted` (N, 1, H, W), 1 = in the losses, leaves pixels out of every term (a mosaic's seams): their
+        error is not summed, no TV pair touches them, and the VGG terms see the truth there."""
         prediction, target, valid = prediction.float(), target.float(), valid.float()
         hole = 1.0 - valid
+        if counted is not None:
+            counted = counted.float()
+            prediction = counted * prediction + (1.0 - counted) * target
         composite = valid * target + hole * prediction
         error = (prediction - target).abs()
         terms = {"valid": (valid * error).mean(), "hole": (hole * error).mean()}
 
         region = F.max_pool2d(hole, 3, stride=1, padding=1)
+        if counted is not None:
+            region = region * counted
         across = (composite[..., :, 1:] - composite[..., :, :-1]).abs() * (region[..., :, 1:] * region[..., :, :-1])
         down = (composite[..., 1:, :] - composite[..., :-1, :]).abs() * (region[..., 1:, :] * region[..., :-1, :])
         terms["tv"] = (across.sum() + down.sum()) / composite.numel()

@@ -1,0 +1,244 @@
+"""Evaluation of upscaling as inpainting (issue 14): the partial-convolution upscaler against interpolation and
+against its plain twin, and sparse samples against linear scattered-data interpolation.
+
+Protocol, as super-resolution benchmarks do it (Set5/Set14 and after):
+
+- Each photo is centre-cropped to a multiple of 60 px on both sides (so every tested scale, 2, 2.5, 3 and 4,
+  divides it) and downscaled by s with Pillow's bicubic filter, which widens its kernel by s when shrinking
+  (antialiased, like MATLAB's `imresize`): never point sampling. Each method upscales it back to the crop's size.
+- Scores are on the luminance of ITU-R BT.601 (Y = 16 + 65.481 R + 128.553 G + 24.966 B, RGB in [0, 1], on the
+  8-bit scale) with ceil(s) px shaved off every border: PSNR (peak 255) and SSIM (`metrics.ssim`). Beside them
+  a texture statistic over the shaved image on RGB: `metrics.texture_distance` (lower is better) and
+  `metrics.gradient_energy_ratio` (1 is right, below 1 a blur).
+- Methods: OpenCV's bicubic (INTER_CUBIC) and Lanczos (INTER_LANCZOS4) upscaling; "pconv", the `Upscaler` (the
+  low-resolution pixels on the grid, the rest filled by the network); "twin", the same U-Net trained for the same
+  steps on the bicubic upscale with every pixel valid (plain convolutions inside the image; partial-convolution
+  padding only at the border), applied to OpenCV's bicubic upscale.
+- Sparse samples: a random `keep` fraction of the crop's own pixels (seeded per photo) is kept; "griddata" is
+  `scipy.interpolate.griddata(method="linear")` over them (nearest-neighbour outside their convex hull), "pconv"
+  the `Inpainter` with the upscaling weights. Scores over the whole crop, as above, with 1 px shaved.
+
+Per-photo values are kept, so differences between methods come with a paired bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..engine.inpainter import Inpainter
+from ..engine.runner import NetworkRunner
+from ..engine.upscale import Upscaler
+from ..model import load_weights
+from ..engine.device import select_device
+from .evaluation import list_photos, load_photos
+from .metrics import gradient_energy_ratio, psnr, ssim, texture_distance
+from .paired import paired_bootstrap
+
+__all__ = ["UPSCALE_METHODS", "SPARSE_METHODS", "UpscaleEvaluationConfig", "UpscaleScores", "luma",
+           "downscale_bicubic", "evaluate_upscaling", "format_upscale_markdown"]
+
+log = logging.getLogger(__name__)
+
+UPSCALE_METHODS = ("bicubic", "lanczos", "twin", "pconv")
+SPARSE_METHODS = ("griddata", "pconv")
+_MULTIPLE = 60  # px: 2, 2.5, 3 and 4 all divide it
+_MAX_SIDE = 360  # px: crops are at most this (the 256 px validation photos give 240 x 360)
+
+Upscale = Callable[[np.ndarray, float], np.ndarray]
+"""(low-resolution RGB uint8, scale) -> RGB uint8 of the crop's size."""
+
+
+@dataclass(frozen=True)
+class UpscaleEvaluationConfig:
+    scales: tuple[float, ...] = (2.0, 4.0, 3.0, 2.5)
+    sparse_keep: float = 0.25  # fraction of pixels kept in the sparse-samples test
+    seed: int = 0
+    bootstrap_resamples: int = 10_000
+
+    def __post_init__(self) -> None:
+        for scale in self.scales:
+            if (_MULTIPLE / scale) != int(_MULTIPLE / scale):
+                raise ValueError(f"scale {scale} does not divide {_MULTIPLE}: the crop would not divide evenly")
+        if not 0.0 < self.sparse_keep < 1.0:
+            raise ValueError("the sparse keep fraction must be between 0 and 1")
+
+
+@dataclass
+class UpscaleScores:
+    """rows[(test, method)] holds one (psnr, ssim, texture distance, gradient-energy ratio) per photo; a test is
+    "x2", "x2.5", ... or "sparse"."""
+
+    photos: int
+    rows: dict[tuple[str, str], list[tuple[float, float, float, float]]] = field(default_factory=dict)
+
+    def column(self, test: str, method: str, index: int = 0) -> np.ndarray:
+        return np.array([row[index] for row in self.rows[test, method]])
+
+    def mean(self, test: str, method: str, index: int = 0) -> float:
+        values = self.column(test, method, index)
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if values.size else math.nan
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luminance on the 8-bit scale (16-235) of RGB uint8, float64 HxW: the super-resolution convention."""
+    values = rgb.astype(np.float64) / 255.0
+    return 16.0 + 65.481 * values[..., 0] + 128.553 * values[..., 1] + 24.966 * values[..., 2]
+
+
+def downscale_bicubic(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """Pillow's antialiased bicubic downscale by `scale` (sizes must divide), RGB uint8."""
+    height, width = rgb.shape[:2]
+    size = (round(width / scale), round(height / scale))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC))
+
+
+def _crop(photo: np.ndarray) -> np.ndarray:
+    height = min(photo.shape[0] // _MULTIPLE * _MULTIPLE, _MAX_SIDE)
+    width = min(photo.shape[1] // _MULTIPLE * _MULTIPLE, _MAX_SIDE)
+    top, left = (photo.shape[0] - height) // 2, (photo.shape[1] - width) // 2
+    return np.ascontiguousarray(photo[top: top + height, left: left + width])
+
+
+def _score(truth: np.ndarray, estimate: np.ndarray, shave: int) -> tuple[float, float, float, float]:
+    inner = (slice(shave, -shave), slice(shave, -shave))
+    truth, estimate = truth[inner], estimate[inner]
+    truth_y, estimate_y = luma(truth), luma(estimate)
+    everywhere = np.ones(truth.shape[:2], bool)
+    return (psnr(truth_y / 255.0, estimate_y / 255.0), ssim(truth_y / 255.0, estimate_y / 255.0),
+            texture_distance(truth, estimate, everywhere), gradient_energy_ratio(truth, estimate, everywhere))
+
+
+def interpolation(flag: int) -> Upscale:
+    def upscale(low: np.ndarray, scale: float) -> np.ndarray:
+        size = (round(low.shape[1] * scale), round(low.shape[0] * scale))
+        return cv2.resize(low, size, interpolation=flag)
+    return upscale
+
+
+def pconv_upscale(upscaler: Upscaler) -> Upscale:
+    return lambda low, scale: upscaler.upscale(low, scale).pixels
+
+
+def twin_upscale(weights: Path, device: str = "auto") -> Upscale:
+    """The plain twin: the network applied to the bicubic upscale, every pixel valid, its output everywhere."""
+    model, _ = load_weights(weights)
+    model.fold_batch_norms()
+    chosen = select_device(device).device
+    runner = NetworkRunner(model.to(chosen), chosen, composite=False)
+    bicubic = interpolation(cv2.INTER_CUBIC)
+
+    def upscale(low: np.ndarray, scale: float) -> np.ndarray:
+        upscaled = bicubic(low, scale)
+        return runner(upscaled, np.ones(upscaled.shape[:2], bool))[0]
+    return upscale
+
+
+def sparse_hole(shape: tuple[int, int], keep: float, seed: int, photo: int) -> np.ndarray:
+    """bool HxW, True = hole: each pixel kept with probability `keep`, from the photo's own generator."""
+    return np.random.default_rng([seed, photo]).random(shape) >= keep
+
+
+def griddata_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`scipy.interpolate.griddata` (linear) from the known pixels; nearest-neighbour outside their hull."""
+    from scipy.interpolate import griddata  # a dev dependency: only this evaluation needs it
+    known_rows, known_cols = np.nonzero(~hole)
+    hole_rows, hole_cols = np.nonzero(hole)
+    points, targets = np.column_stack([known_rows, known_cols]), np.column_stack([hole_rows, hole_cols])
+    filled = rgb.astype(np.float64).copy()
+    for channel in range(rgb.shape[2]):
+        values = rgb[known_rows, known_cols, channel].astype(np.float64)
+        linear = griddata(points, values, targets, method="linear")
+        outside = np.isnan(linear)
+        if outside.any():
+            linear[outside] = griddata(points, values, targets[outside], method="nearest")
+        filled[hole_rows, hole_cols, channel] = linear
+    return np.clip(filled + 0.5, 0, 255).astype(np.uint8)
+
+
+def evaluate_upscaling(
+    photos: Sequence[np.ndarray], upscalers: dict[str, Upscale], sparse_fillers: dict[str, Callable],
+    config: UpscaleEvaluationConfig = UpscaleEvaluationConfig(),
+    progress: Callable[[int, int], None] | None = None,
+) -> UpscaleScores:
+    """Score every method on every photo (RGB uint8) at every scale, and on sparse samples. `sparse_fillers` map
+    a name to a fill (RGB uint8, hole bool) -> RGB uint8, composited here before scoring."""
+    scores = UpscaleScores(len(photos))
+    crops = [_crop(photo) for photo in photos]
+    total = len(crops) * (len(config.scales) * len(upscalers) + len(sparse_fillers))
+    done = 0
+    for index, truth in enumerate(crops):
+        for scale in config.scales:
+            low = downscale_bicubic(truth, scale)
+            for name, upscale in upscalers.items():
+                estimate = upscale(low, scale)
+                if estimate.shape != truth.shape:
+                    raise RuntimeError(f"{name} returned {estimate.shape} for a {truth.shape} photo at x{scale:g}")
+                scores.rows.setdefault((f"x{scale:g}", name), []).append(_score(truth, estimate, math.ceil(scale)))
+                done += 1
+        hole = sparse_hole(truth.shape[:2], config.sparse_keep, config.seed, index)
+        for name, fill in sparse_fillers.items():
+            estimate = np.where(hole[..., None], fill(truth, hole), truth)
+            scores.rows.setdefault(("sparse", name), []).append(_score(truth, estimate, 1))
+            done += 1
+        if progress is not None:
+            progress(done, total)
+    return scores
+
+
+def build_evaluation(weights: Path | None, twin: Path | None, device: str = "auto",
+                     ) -> tuple[dict[str, Upscale], dict[str, Callable]]:
+    """The methods: interpolation always; "pconv" (upscaling and sparse) from `weights` (default: the shipped
+    upscaling model); "twin" where a twin's weights are given."""
+    upscalers: dict[str, Upscale] = {"bicubic": interpolation(cv2.INTER_CUBIC),
+                                     "lanczos": interpolation(cv2.INTER_LANCZOS4)}
+    if twin is not None:
+        upscalers["twin"] = twin_upscale(twin, device)
+    upscaler = Upscaler(weights, device=device)
+    upscalers["pconv"] = pconv_upscale(upscaler)
+    inpainter = Inpainter(upscaler.weights_path, device=device)
+    sparse = {"griddata": griddata_fill, "pconv": lambda rgb, hole: inpainter.inpaint(rgb, hole).pixels}
+    return upscalers, sparse
+
+
+def load_upscale_photos(folder: Path, limit: int | None = None) -> list[np.ndarray]:
+    if not list_photos(folder):
+        raise FileNotFoundError(folder)
+    return load_photos(folder, limit=limit)
+
+
+_COLUMNS = (("PSNR-Y (dB)", 0, "{:.2f}"), ("SSIM-Y", 1, "{:.4f}"), ("texture distance", 2, "{:.3f}"),
+            ("gradient-energy ratio", 3, "{:.2f}"))
+
+
+def format_upscale_markdown(scores: UpscaleScores, config: UpscaleEvaluationConfig) -> str:
+    """Means per test and method, then the differences the issue asks about with 95% paired bootstrap
+    intervals (over photos)."""
+    tests = list(dict.fromkeys(test for test, _ in scores.rows))
+    lines = [f"{scores.photos} photos; PSNR and SSIM on BT.601 luminance, ceil(s) px shaved (1 px for sparse).", "",
+             "| test | method | " + " | ".join(name for name, _, _ in _COLUMNS) + " |",
+             "| --- | --- |" + " ---: |" * len(_COLUMNS)]
+    for test in tests:
+        for method in [m for t, m in scores.rows if t == test]:
+            cells = [fmt.format(scores.mean(test, method, index)) for _, index, fmt in _COLUMNS]
+            lines.append(f"| {test} | {method} | " + " | ".join(cells) + " |")
+    lines += ["", "Differences in PSNR-Y (dB), paired per photo, 95% bootstrap interval:", "",
+              "| test | comparison | mean | 95% interval | photos better |", "| --- | --- | ---: | --- | ---: |"]
+    for test in tests:
+        reference_methods = ("griddata",) if test == "sparse" else ("bicubic", "lanczos", "twin")
+        for reference in reference_methods:
+            if (test, reference) not in scores.rows or (test, "pconv") not in scores.rows:
+                continue
+            differences = scores.column(test, "pconv") - scores.column(test, reference)
+            mean, low, high = paired_bootstrap(differences, config.bootstrap_resamples, config.seed)
+            lines.append(f"| {test} | pconv - {reference} | {mean:+.2f} | [{low:+.2f}, {high:+.2f}] | "
+                         f"{int((differences > 0).sum())}/{differences.size} |")
+    return "\n".join(lines) + "\n"
