@@ -21,8 +21,8 @@ from ..engine.upscale import UpscaleResult, grid_positions
 from ..model import UNetConfig, layer_specs, propagate_masks, propagate_ratios
 
 __all__ = [
-    "MIN_SHAPE_WIDTH", "Point", "UPSCALE_GRID_STAGE", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
-    "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
+    "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "UPSCALE_GRID_STAGE", "bounding_region", "changed_region",
+    "clear", "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
     "propagated_stages", "resize_nearest", "shrink", "stages_from_result", "stages_from_upscale", "upscale_grid_hole",
 ]
 

@@ -3,9 +3,10 @@
 One thumbnail per layer (encoder, then decoder), labelled with the layer, its map size and the hole left; the
 first layer with no hole left is marked. Selecting a layer (click, slider or play) overlays its mask on the photo.
 While the user paints the stages are predicted from the geometry alone; after a fill they are the masks the
-network computed. After an upscale they are the upscale grid's: the photo's pixels spread over the enlarged canvas,
-every other position a hole, shrinking layer by layer (the panel's title says so). Optionally, next to each mask, a heat map of the layer's scaling ratio sum(1)/sum(M) (from the
-geometry alone, `model.propagate_ratios`) with its colour scale: where partial convolution re-weights.
+network computed. After an upscale they are the upscale grid's: the photo's pixels spread over the enlarged
+canvas, every other position a hole, shrinking layer by layer (the panel's title says so). Optionally, next to
+each mask, a heat map of the layer's scaling ratio sum(1)/sum(M) (from the geometry alone,
+`model.propagate_ratios`) with its colour scale: where partial convolution re-weights.
 """
 
 from __future__ import annotations
