@@ -152,8 +152,8 @@ class InpaintWorker(QObject):
             if self.upscaler is None:
                 try:
                     self.upscaler = self._upscaler_factory(self._upscale_weights, self._device)
-                except WeightsError as error:  # not kept: the next upscale looks for the model again
-                    raise WeightsError(f"there is no upscaling model ({error})") from error
+                except WeightsError as error:  # nothing kept: the next upscale looks for the model again
+                    raise WeightsError(f"{error} (the app takes one with --upscale-weights FILE)") from error
                 log.info("upscaler %s loaded on %s", self.upscaler.model_name, self.upscaler.device_description)
             result = self.upscaler.upscale(request.pixels, request.scale, progress=self._progress(request),
                                            cancel=request.cancel)
