@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     parser.add_argument("--device", default=None, help="auto, cuda, cuda:N, mps or cpu (default: last used, else auto)")
     parser.add_argument("--weights", default=None, help="a weights file instead of the shipped model")
+    parser.add_argument("--upscale-weights", default=None, metavar="FILE",
+                        help="a weights file for Image → Upscale… instead of the shipped upscaling model")
     parser.add_argument("--demo", action="store_true", help="open the bundled sample photo with a sample mask")
     parser.add_argument("--run", action="store_true", help="fill the hole as soon as the photo is open")
     parser.add_argument("--screenshot", metavar="PATH", help="after --run finishes, save a screenshot of the window")

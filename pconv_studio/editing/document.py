@@ -3,7 +3,8 @@
 The original pixels are never modified. Every change is an `Edit` that stores only the bounding box it touched,
 before and after, so a brush stroke on a 24-megapixel photo costs the size of the stroke, not of the photo.
 A brush stroke is one edit: `begin_stroke` snapshots the mask, `paint_stroke` changes it live (observers redraw
-just the dab), `end_stroke` records the whole stroke as a single undo step.
+just the dab), `end_stroke` records the whole stroke as a single undo step. `replace_image` is the one edit that
+changes the photo's size (an upscale): it swaps whole arrays instead of writing a box.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ _serials = itertools.count(1)
 
 @dataclass(frozen=True, eq=False)
 class Edit:
-    """One undo step: the box it changed and the mask (and, for a fill, the pixels) there before and after."""
+    """One undo step: the box it changed and the mask (and, for a fill, the pixels) there before and after.
+
+    With `replaces_image` the step swapped the whole photo and mask, possibly for another size (`region` covers
+    the photo after it); its four arrays are then the document's own arrays, not copies, so a 100-megapixel
+    upscale costs no second copy. That is safe because only the document's current arrays are ever written in
+    place, and every such write is itself an undo step: the arrays of this step are back to its state whenever
+    undo or redo reaches it, and a new edit after an undo discards it.
+    """
 
     label: str
     region: Region
@@ -38,20 +46,24 @@ class Edit:
     pixels_before: np.ndarray | None = None
     pixels_after: np.ndarray | None = None
     serial: int = 0  # unique, to tell whether the document is where it was last saved
+    replaces_image: bool = False
 
 
 @dataclass(frozen=True)
 class Change:
     """What observers must redraw: `mask` and/or `pixels` inside `region` (None = everywhere); `state` covers
-    the path, dirty flag and undo availability."""
+    the path, dirty flag and undo availability; `resized`: the photo and mask are new arrays, perhaps of another
+    size (everything must be rebuilt; `mask` and `pixels` are then True and `region` None)."""
 
     mask: bool = False
     pixels: bool = False
     region: Region | None = None
     state: bool = False
+    resized: bool = False
 
 
 Observer = Callable[[Change], None]
+_RESIZED = Change(mask=True, pixels=True, state=True, resized=True)
 
 
 class Document:
@@ -201,6 +213,25 @@ class Document:
         self._write(edit, after=True)
         return self._push(edit, Change(mask=True, pixels=True, region=region, state=True))
 
+    # --- whole-image replacement ---------------------------------------------------------------------------------
+
+    def replace_image(self, label: str, pixels: np.ndarray, hole: np.ndarray) -> Edit:
+        """Take a new photo and mask, of any size (an upscale: the photo enlarged, the mask with it), as one undo
+        step; undo brings back the photo, its size and its mask exactly. `pixels` (HxW or HxWxC) must have the
+        document's dtype and channels, `hole` (bool HxW) its size; both are copied. Raises `ValueError` (dtype or
+        channels differ, or during a stroke) or `InputError` (the mask's size differs from the pixels')."""
+        if self.stroke_active:
+            raise ValueError("the photo cannot be replaced during a brush stroke")
+        if pixels.dtype != self.pixels.dtype or pixels.shape[2:] != self.pixels.shape[2:]:
+            raise ValueError(f"the new photo ({pixels.dtype}, shape {pixels.shape}) does not match the document's "
+                             f"dtype and channels ({self.pixels.dtype}, shape {self.pixels.shape})")
+        check_mask_matches(pixels, hole)
+        new_pixels, new_hole = pixels.copy(), hole.astype(bool, copy=True)
+        edit = Edit(label, Region(0, 0, *new_pixels.shape[:2]), self.hole, new_hole, self.pixels, new_pixels,
+                    serial=next(_serials), replaces_image=True)
+        self._write(edit, after=True)
+        return self._push(edit, _RESIZED)
+
     # --- history ------------------------------------------------------------------------------------------------
 
     def _push(self, edit: Edit, change: Change) -> Edit:
@@ -212,6 +243,10 @@ class Document:
         return edit
 
     def _write(self, edit: Edit, after: bool) -> None:
+        if edit.replaces_image:
+            self.pixels, self.hole = ((edit.pixels_after, edit.hole_after) if after
+                                      else (edit.pixels_before, edit.hole_before))
+            return
         window = edit.region.window
         self.hole[window] = edit.hole_after if after else edit.hole_before
         if edit.pixels_before is not None:
@@ -228,5 +263,6 @@ class Document:
         edit = source.pop()
         self._write(edit, after=after)
         destination.append(edit)
-        self._notify(Change(mask=True, pixels=edit.pixels_before is not None, region=edit.region, state=True))
+        self._notify(_RESIZED if edit.replaces_image else
+                     Change(mask=True, pixels=edit.pixels_before is not None, region=edit.region, state=True))
         return edit

@@ -9,7 +9,7 @@ changed (None when nothing could change), so the document can record just that b
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import cv2
@@ -17,12 +17,13 @@ import numpy as np
 import torch
 
 from ..engine.inpainter import InpaintResult, Region, ResolutionConfig, network_hole, staged_pass
+from ..engine.upscale import UpscaleResult, grid_positions
 from ..model import UNetConfig, layer_specs, propagate_masks, propagate_ratios
 
 __all__ = [
-    "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "bounding_region", "changed_region", "clear",
-    "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
-    "propagated_stages", "shrink", "stages_from_result",
+    "MIN_SHAPE_WIDTH", "Point", "StageMask", "StageStack", "UPSCALE_GRID_STAGE", "bounding_region", "changed_region",
+    "clear", "fill_polygon", "fill_rectangle", "grow", "invert", "is_degenerate", "paint_capsule", "staged_region",
+    "propagated_stages", "resize_nearest", "shrink", "stages_from_result", "stages_from_upscale", "upscale_grid_hole",
 ]
 
 Point = tuple[float, float]
@@ -151,6 +152,15 @@ def clear(mask: np.ndarray) -> None:
     mask[:] = False
 
 
+def resize_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`mask` (bool HxW) resized to `height` x `width` with nearest neighbour, pixel centres aligned: output pixel
+    (r, c) takes input pixel (floor((r + 0.5) * H / height), floor((c + 0.5) * W / width)), so an integer scale s
+    repeats every pixel s x s times. Returns a new bool array."""
+    rows = np.floor((np.arange(height) + 0.5) * (mask.shape[0] / height)).astype(np.intp)
+    columns = np.floor((np.arange(width) + 0.5) * (mask.shape[1] / width)).astype(np.intp)
+    return mask[rows[:, None], columns[None, :]].astype(bool, copy=False)
+
+
 def bounding_region(mask: np.ndarray) -> Region | None:
     """The bounding box of the True pixels, or None."""
     rows = np.flatnonzero(mask.any(axis=1))
@@ -191,6 +201,7 @@ class StageStack:
     region: Region  # the crop, in photo pixels
     network_size: tuple[int, int]  # (height, width) of the crop as the network sees it, before padding
     from_network: bool  # True: the masks a fill computed; False: predicted from the geometry while painting
+    upscale: float | None = None  # the scale, when these are the stages of an upscale's grid (not of a hole)
 
     @property
     def max_scaling(self) -> float:
@@ -235,7 +246,7 @@ def _strides(config: UNetConfig) -> list[int]:
 
 
 def _stack(names: Sequence[str], holes: Sequence[np.ndarray], network_input: np.ndarray, config: UNetConfig,
-           region: Region, from_network: bool) -> StageStack:
+           region: Region, from_network: bool, upscale: float | None = None) -> StageStack:
     """`holes` in the network's padded frame; `network_input` is the hole the network was (or would be) fed, at
     its input size before padding, from which every layer's scaling ratio is computed."""
     size = network_input.shape
@@ -245,7 +256,7 @@ def _stack(names: Sequence[str], holes: Sequence[np.ndarray], network_input: np.
         rows, columns = -(-size[0] // stride), -(-size[1] // stride)
         stages.append(StageMask(name, np.ascontiguousarray(hole[:rows, :columns]), stride,
                                 np.ascontiguousarray(ratio[0, 0, :rows, :columns].numpy())))
-    return StageStack(tuple(stages), region, size, from_network)
+    return StageStack(tuple(stages), region, size, from_network, upscale)
 
 
 def propagated_stages(hole: np.ndarray, config: UNetConfig, resolution: ResolutionConfig) -> StageStack | None:
@@ -268,3 +279,31 @@ def stages_from_result(result: InpaintResult, config: UNetConfig, hole: np.ndarr
     network_input = network_hole(hole[result.stage_region.window], result.stage_input_size)
     return _stack(result.stage_names, result.stage_masks, network_input, config, result.stage_region,
                   from_network=True)
+
+
+def upscale_grid_hole(input_size: tuple[int, int], scale: float, height: int, width: int) -> np.ndarray:
+    """The hole an upscale by `scale` of an `input_size` (height, width) photo gives the network in the top-left
+    `height` x `width` px of the upscaled canvas: bool, True = hole, False where an input pixel lands
+    (`engine.upscale.grid_positions`)."""
+    rows, columns = grid_positions(input_size[0], scale), grid_positions(input_size[1], scale)
+    hole = np.ones((height, width), bool)
+    hole[np.ix_(rows[rows < height], columns[columns < width])] = False
+    return hole
+
+
+UPSCALE_GRID_STAGE = "grid"  # the name of the network's input in an upscale's stages
+
+
+def stages_from_upscale(result: UpscaleResult, config: UNetConfig, input_size: tuple[int, int]) -> StageStack | None:
+    """The stages an upscale of an `input_size` (height, width) photo computed for its first tile (the top-left
+    of the upscaled photo): first the grid the network was given (`UPSCALE_GRID_STAGE`; its scaling is 1 where
+    a pixel is known, 0 in the holes), then every layer's mask, the grid's holes shrinking; None if it reported
+    none."""
+    if not result.stage_masks or not all(result.stage_input_size):
+        return None
+    height, width = result.stage_input_size
+    network_input = upscale_grid_hole(input_size, result.scale, height, width)
+    layers = _stack(result.stage_names, result.stage_masks, network_input, config, Region(0, 0, height, width),
+                    from_network=True, upscale=result.scale)
+    grid = StageMask(UPSCALE_GRID_STAGE, network_input, 1, (~network_input).astype(np.float32))
+    return replace(layers, stages=(grid, *layers.stages))

@@ -23,6 +23,7 @@ SHORTCUTS = (  # (what, keys): Help → Keyboard shortcuts shows them as a table
     ("Fit, 100%, zoom in, zoom out", "Ctrl+0, Ctrl+1, Ctrl+=, Ctrl+-"),
     ("Pan", "Space+drag, or the middle button"),
     ("Inpaint, cancel", "Ctrl+Enter, Esc"),
+    ("Upscale the photo", "Ctrl+Alt+U"),
     ("Before/after", "Hold Tab or \\; O toggles"),
     ("Undo, redo", "Ctrl+Z; Ctrl+Shift+Z or Ctrl+Y"),
     ("Invert, clear the mask", "Ctrl+I, Ctrl+D"),
@@ -47,6 +48,7 @@ class WindowActions:
     undo: QAction
     redo: QAction
     inpaint: QAction
+    upscale: QAction
     cancel: QAction
     auto_run: QAction
     detail_transfer: QAction
@@ -108,6 +110,11 @@ def install_actions(window: "MainWindow") -> WindowActions:
     for action in (undo, redo, None, invert, clear, grow, shrink):
         edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
 
+    image_menu = menus.addMenu("I&mage")
+    upscale = _action(w, "&Upscale…", w.upscaling.start, "Ctrl+Alt+U",
+                      "Enlarge the photo 1.25 to 8 times with the network (one undo step)")
+    image_menu.addAction(upscale)
+
     tool_menu = menus.addMenu("&Tools")
     group = QActionGroup(w)
     tools = {}
@@ -124,7 +131,7 @@ def install_actions(window: "MainWindow") -> WindowActions:
 
     run_menu = menus.addMenu("&Inpaint")
     inpaint = _action(w, "&Inpaint", w.run_inpaint, ["Ctrl+Return", "Ctrl+Enter"], "Fill the hole")
-    cancel = _action(w, "&Cancel", w.inpaint.cancel, "Esc", "Stop the fill and keep the mask")
+    cancel = _action(w, "&Cancel", w.inpaint.cancel, "Esc", "Stop the fill (or the upscale) and keep the mask")
     auto_run = _action(w, "Fill after each &stroke", w.set_auto_run, tip="Fill whenever a stroke ends",
                        checkable=True)
     detail_transfer = _action(w, "Carry the photo's fine &detail into large fills", w.set_detail_transfer,
@@ -180,6 +187,6 @@ def install_actions(window: "MainWindow") -> WindowActions:
     w.addToolBar(bar)
     document_actions = [save, save_as, copy, import_mask, export_mask, invert, clear, grow, shrink, show_original,
                         *tools.values()]
-    return WindowActions(open_action, recent_menu, paste, save, save_as, copy, undo, redo, inpaint, cancel,
+    return WindowActions(open_action, recent_menu, paste, save, save_as, copy, undo, redo, inpaint, upscale, cancel,
                          auto_run, detail_transfer, show_original, tools, devices, document_actions,
                          brush_spin)

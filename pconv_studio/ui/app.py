@@ -132,9 +132,11 @@ def run_app(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="pconv-studio-") as scratch:
         if args.quit:
             settings = AppSettings(QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat))
-            window = MainWindow(settings, ScriptedDialogs(), weights=args.weights, device=args.device)
+            window = MainWindow(settings, ScriptedDialogs(), weights=args.weights, device=args.device,
+                                upscale_weights=args.upscale_weights)
         else:
-            window = MainWindow(AppSettings(), weights=args.weights, device=args.device)
+            window = MainWindow(AppSettings(), weights=args.weights, device=args.device,
+                                upscale_weights=args.upscale_weights)
         session = ScriptedSession(window, args)
         session.open()  # before show: no empty (black under X11) window while a large photo decodes
         window.show()

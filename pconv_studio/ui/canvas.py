@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QPaintEvent, QResizeEvent, QWheelEvent,
+    QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QPaintEvent, QResizeEvent, QTransform,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
@@ -148,13 +149,8 @@ class CanvasView(QGraphicsView):
             self.photo_item.show_buffer(np.zeros((0, 0, 4), np.uint8), None)
             self.mask_item.show_buffer(np.zeros((0, 0), np.uint8), None)
             return
-        self._photo_buffer = display_bytes(document.pixels)
-        self._mask_buffer = document.hole.view(np.uint8).copy()
-        self._show_photo()
-        self.mask_item.show_buffer(self._mask_buffer, mask_image(self._mask_buffer, HOLE_COLOUR))
-        self.scene().setSceneRect(QRectF(0, 0, document.width, document.height))
+        self._rebuild()
         self._unsubscribe = document.subscribe(self._on_document_changed)
-        self.fit()
         self._brush_on_screen = brush_on_screen
         if self.isVisible():
             self._keep_brush_on_screen()
@@ -166,8 +162,22 @@ class CanvasView(QGraphicsView):
             self.set_brush_size(round(self._brush_on_screen / self.zoom))
             self._brush_on_screen = None
 
+    def _rebuild(self) -> None:
+        """Show the document's photo and mask from scratch (a new document, or a new size), fitted."""
+        document = self.document
+        self._photo_buffer = display_bytes(document.pixels)
+        self._mask_buffer = document.hole.view(np.uint8).copy()
+        self._show_photo()
+        self.mask_item.show_buffer(self._mask_buffer, mask_image(self._mask_buffer, HOLE_COLOUR))
+        self.scene().setSceneRect(QRectF(0, 0, document.width, document.height))
+        self.fit()
+
     def _on_document_changed(self, change: Change) -> None:
         document = self.document
+        if change.resized:  # new arrays, perhaps of another size (an upscale, or its undo)
+            self.set_stage_overlay(None, None)
+            self._rebuild()
+            return
         region = change.region or Region(0, 0, document.height, document.width)
         rows, columns = region.window
         if change.mask:
@@ -186,6 +196,10 @@ class CanvasView(QGraphicsView):
             buffer = self._photo_buffer
         if buffer is not None:
             self.photo_item.show_buffer(buffer, display_image(buffer))
+            # the original of an upscaled photo is smaller: stretched over the photo, for before/after
+            height, width = buffer.shape[:2]
+            self.photo_item.setTransform(QTransform.fromScale(self.document.width / width,
+                                                              self.document.height / height))
         self.mask_item.setVisible(not self.showing_original)
 
     def show_original(self, showing: bool) -> None:

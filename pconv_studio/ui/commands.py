@@ -140,6 +140,15 @@ class DocumentEditor(QObject):
             self.undo_stack.push(EditCommand(self.document, edit))
         return edit
 
+    def replace_image(self, label: str, pixels: np.ndarray, hole: np.ndarray) -> Edit | None:
+        """Take a new photo and mask of any size (an upscale) as one undo step; None without a document. Raises
+        what `Document.replace_image` raises."""
+        if self.document is None:
+            return None
+        edit = self.document.replace_image(label, pixels, hole)
+        self.undo_stack.push(EditCommand(self.document, edit))
+        return edit
+
     def newest_edit(self) -> Edit | None:
         """The edit the next undo takes back; None if there is none or a stroke is in progress."""
         stack = self.undo_stack

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.imageio import SUPPORTED_SUFFIXES
+from .upscale_dialog import UpscaleDialog
 
 __all__ = ["Dialogs", "IMAGE_FILTER", "ScriptedDialogs"]
 
@@ -132,6 +133,17 @@ class Dialogs:
             number, ok = QInputDialog.getInt(self.parent, title, label, value, low, high)
         return number if ok else None
 
+    def ask_upscale(self, height: int, width: int, hole_percent: float) -> float | None:
+        """The scale for Image → Upscale… (None: cancelled), for a `height` x `width` photo whose painted mask
+        covers `hole_percent` % of it."""
+        dialog = UpscaleDialog(height, width, hole_percent, self.parent)
+        with self._asking():
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        scale = dialog.scale
+        dialog.deleteLater()
+        self.parent.activateWindow()  # the keys go back to the window (without a window manager they would not)
+        return scale if accepted else None
+
 
 class ScriptedDialogs:
     """No dialogs at all: for `--quit` runs and tests. Errors are kept in `errors`; answers are preset."""
@@ -145,6 +157,7 @@ class ScriptedDialogs:
         self.paths: list[str] = []  # answers to file questions, in order; None when empty
         self.proposed: list[str] = []  # the name or folder each file question started from
         self.numbers: list[int] = []
+        self.scales: list[float] = []  # answers to "upscale by how much?", in order; None (cancel) when empty
 
     def show_error(self, title: str, message: str) -> None:
         self.errors.append(message)
@@ -168,6 +181,10 @@ class ScriptedDialogs:
 
     def ask_int(self, title: str, label: str, value: int, low: int, high: int) -> int | None:
         return self.numbers.pop(0) if self.numbers else None
+
+    def ask_upscale(self, height: int, width: int, hole_percent: float) -> float | None:
+        self.questions.append(f"Upscale {width}x{height}")
+        return self.scales.pop(0) if self.scales else None
 
     def show_table(self, title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
         log.info("%s: %d rows", title, len(rows))

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QStyle, QWidget
 from ..editing.document import Change, Document
 from ..editing.mask_ops import StageStack, stages_from_result
 from ..engine import Inpainter, save_image, save_mask
+from ..engine.upscale import Upscaler
 from ..engine.imageio import SUPPORTED_SUFFIXES, ImageInfo, is_lossy, read_image, read_mask
 from ..engine.inpainter import describe_fills
 from ..errors import ImageIOError, PConvError
@@ -33,7 +34,8 @@ from .image_convert import pixels_to_qimage, qimage_to_pixels
 from .propagation import PropagationController
 from .settings import AppSettings
 from .stages_panel import StagesPanel, export_stages
-from .worker import EngineFactory, InpaintController
+from .upscaling import UpscaleFlow
+from .worker import EngineFactory, InpaintController, Upscaled, UpscalerFactory
 
 __all__ = ["MainWindow"]
 
@@ -46,11 +48,13 @@ SHIPPED_ARCHITECTURE = "compact"  # what the panel predicts with before (or with
 class MainWindow(QMainWindow):
     errorReported = Signal(str)
     fillApplied = Signal()
+    upscaleApplied = Signal()
     stagesShown = Signal(object)  # the StageStack now in the panel, or None
 
     def __init__(self, settings: AppSettings, dialogs: object | None = None,
                  engine_factory: EngineFactory = Inpainter, weights: str | None = None, device: str | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, upscaler_factory: UpscalerFactory = Upscaler,
+                 upscale_weights: str | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.dialogs = dialogs if dialogs is not None else Dialogs(self)
@@ -76,7 +80,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.panel = StagesPanel(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
-        self.inpaint = InpaintController(engine_factory, self)
+        self.inpaint = InpaintController(engine_factory, self, upscaler_factory, upscale_weights)
+        self.upscaling = UpscaleFlow(self.editor, self.inpaint, self.dialogs, self)
         self.propagation = PropagationController(self._current_hole, self)
         self.propagation.set_geometry(get_preset(SHIPPED_ARCHITECTURE), self.propagation.resolution)
         self.menu_actions = install_actions(self)
@@ -134,6 +139,9 @@ class MainWindow(QMainWindow):
         self.panel.stageSelected.connect(self._on_stage_selected)
         self.panel.exportRequested.connect(self.export_stages_dialog)
         self.fill_style.cachedResult.connect(self._on_cached_fill)
+        self.upscaling.applied.connect(self._on_upscaled)
+        self.upscaling.message.connect(self._show_message)
+        self.upscaling.failed.connect(self.report_error)
 
     def _restore_settings(self) -> None:
         settings = self.settings
@@ -179,6 +187,10 @@ class MainWindow(QMainWindow):
         log.warning("%s", message)
         self.statusBar().showMessage(message, 15_000)
 
+    @Slot(str)
+    def _show_message(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15_000)
+
     def _report_done(self, message: str, notices: tuple[str, ...] | list[str], timeout: int) -> None:
         """A finished open or save in the status bar, with the file notices (the CLI's warnings) after it."""
         if notices:
@@ -197,6 +209,7 @@ class MainWindow(QMainWindow):
         self.inpaint.cancel()
         self._deferred_fill = None
         self.fill_style.forget()
+        self.upscaling.forget()
         self.document = document
         self._document_info = ImageInfo()
         self._unsubscribe = document.subscribe(self._on_document_changed) if document is not None else None
@@ -409,6 +422,7 @@ class MainWindow(QMainWindow):
             request, result = self._deferred_fill
             self._deferred_fill = None
             self._apply_fill(request, result)
+        self.upscaling.stroke_ended()
 
     @Slot(int)
     def _on_brush_size_changed(self, size: int) -> None:
@@ -433,12 +447,16 @@ class MainWindow(QMainWindow):
     # --- filling --------------------------------------------------------------------------------------------
 
     def _update_inpaint_enabled(self) -> None:
-        action = self.menu_actions.inpaint
-        action.setEnabled(self.inpaint.available and self.document is not None)
+        """Inpaint needs a model and a photo; neither it nor Upscale runs while an upscale does."""
+        action, upscaling = self.menu_actions.inpaint, self.inpaint.upscaling
+        action.setEnabled(self.inpaint.available and self.document is not None and not upscaling)
         if not self.inpaint.available:
             action.setToolTip(f"Inpaint is unavailable: {self._unavailable_reason}")
+        elif upscaling:
+            action.setToolTip("Inpaint waits for the upscale to finish (Esc cancels it)")
         else:
             action.setToolTip("Fill the hole (Ctrl+Enter)")
+        self.menu_actions.upscale.setEnabled(self.document is not None and not upscaling)
 
     @Slot()
     def run_inpaint(self) -> None:
@@ -447,6 +465,9 @@ class MainWindow(QMainWindow):
             return
         if not self.inpaint.available:
             self.report_error(f"Inpaint is unavailable: {self._unavailable_reason}")
+            return
+        if self.inpaint.upscaling:
+            self.statusBar().showMessage("Wait for the upscale to finish, or cancel it (Esc).", 8000)
             return
         if not document.hole.any():
             self.statusBar().showMessage("Paint over what should go first: the mask is empty.", 8000)
@@ -466,7 +487,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_hole_painted(self) -> None:
-        if self.menu_actions.auto_run.isChecked() and self.inpaint.available:
+        if self.menu_actions.auto_run.isChecked() and self.inpaint.available and not self.inpaint.upscaling:
             self.run_inpaint()
 
     @Slot(str, str)
@@ -492,17 +513,21 @@ class MainWindow(QMainWindow):
         self.menu_actions.cancel.setEnabled(busy)
         self.progress_bar.setVisible(busy)
         self.progress_bar.setRange(0, 0)
+        self._update_inpaint_enabled()
         if busy:
-            self.statusBar().showMessage("Filling… (Esc cancels)")
-        elif self.statusBar().currentMessage().startswith("Filling"):
+            self.statusBar().showMessage(f"{self._job_word()}… (Esc cancels)")
+        elif self.statusBar().currentMessage().startswith(("Filling", "Upscaling")):
             self.statusBar().clearMessage()
+
+    def _job_word(self) -> str:
+        return "Upscaling" if self.inpaint.upscaling else "Filling"
 
     @Slot(float, str)
     def _on_progress(self, fraction: float, message: str) -> None:
         if fraction > 0:
             self.progress_bar.setRange(0, 100)
             self.progress_bar.setValue(round(100 * fraction))
-        self.statusBar().showMessage(f"Filling: {message} (Esc cancels)")
+        self.statusBar().showMessage(f"{self._job_word()}: {message} (Esc cancels)")
 
     @Slot()
     def _on_fill_cancelled(self) -> None:
@@ -531,6 +556,7 @@ class MainWindow(QMainWindow):
             self._applying_fill = False
         self.device_label.setText(result.device)
         self.run_label.setText(f"last fill {result.seconds:.2f} s")
+        self.run_label.setToolTip("")
         for notice in result.notices:
             self._show_notice(notice)
         if not result.notices:
@@ -545,6 +571,17 @@ class MainWindow(QMainWindow):
         else:
             self.propagation.schedule()
         self.fillApplied.emit()
+
+    @Slot(object)
+    def _on_upscaled(self, upscaled: Upscaled) -> None:
+        """The upscale is in the document (the canvas refitted on the size change): the panel shows its grid."""
+        self.device_label.setText(upscaled.result.device)
+        self.run_label.setText(f"last upscale {upscaled.result.seconds:.1f} s")
+        self.run_label.setToolTip(f"upscaled with {upscaled.model_name}")
+        self._showing_network_stages = upscaled.stages is not None
+        if upscaled.stages is not None:
+            self._show_stack(upscaled.stages)
+        self.upscaleApplied.emit()
 
     # --- the panel ------------------------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 One thumbnail per layer (encoder, then decoder), labelled with the layer, its map size and the hole left; the
 first layer with no hole left is marked. Selecting a layer (click, slider or play) overlays its mask on the photo.
 While the user paints the stages are predicted from the geometry alone; after a fill they are the masks the
-network computed. Optionally, next to each mask, a heat map of the layer's scaling ratio sum(1)/sum(M) (from the
-geometry alone, `model.propagate_ratios`) with its colour scale: where partial convolution re-weights.
+network computed. After an upscale they are the upscale grid's: the photo's pixels spread over the enlarged
+canvas, every other position a hole, shrinking layer by layer (the panel's title says so). Optionally, next to
+each mask, a heat map of the layer's scaling ratio sum(1)/sum(M) (from the geometry alone,
+`model.propagate_ratios`) with its colour scale: where partial convolution re-weights.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ SCALING_LEGEND = ("Scaling, log scale: black = 1 (nothing missing); purple to ye
                   "image border, strongly on the hole's rim; blue-grey = no valid input")
 PLAY_INTERVAL_MS = 600
 LEGEND = "White = hole, black = valid; % = share of the map still hole"
+TITLE = "Mask propagation"
 CLEAR_COLOUR = QColor(70, 200, 120)
 
 
@@ -62,7 +65,7 @@ class StagesPanel(QDockWidget):
     exportRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Mask propagation", parent)
+        super().__init__(TITLE, parent)
         self.setObjectName("stagesPanel")  # for saveState
         self.stack: StageStack | None = None
         body = QWidget()
@@ -174,6 +177,8 @@ class StagesPanel(QDockWidget):
         """Show a new set of stages, keeping the selected layer selected."""
         selected = self.selected_index
         self.stack = stack
+        self.setWindowTitle(f"{TITLE}: upscale grid ×{stack.upscale:g}" if stack is not None and stack.upscale
+                            else TITLE)
         self.list.blockSignals(True)
         self.list.clear()
         if stack is None:
@@ -197,11 +202,16 @@ class StagesPanel(QDockWidget):
                 item.setToolTip(item.toolTip() + " — the first layer with no hole left")
             self.list.addItem(item)
         height, width = stack.network_size
-        source = "computed by the last fill" if stack.from_network else "predicted from the mask as you paint"
         clear_text = (f"no hole left from {stack.stages[first_clear].name} on" if first_clear is not None
                       else "some hole is left at every layer")
-        self.summary.setText(f"Largest hole group at the network's {width}×{height} px input, {source}: "
-                             f"{clear_text}.")
+        if stack.upscale:
+            self.summary.setText(f"Upscale grid ×{stack.upscale:g}: the photo's pixels spread over the enlarged "
+                                 f"canvas, every other position a hole; the first tile, {width}×{height} px, as "
+                                 f"the network computed it: {clear_text}.")
+        else:
+            source = "computed by the last fill" if stack.from_network else "predicted from the mask as you paint"
+            self.summary.setText(f"Largest hole group at the network's {width}×{height} px input, {source}: "
+                                 f"{clear_text}.")
         top = stack.max_scaling
         self.scale_high.setText(f"{top:.3g}×")
         self.scale_bar.setPixmap(QPixmap.fromImage(scaling_scale_bar(SCALE_BAR_WIDTH, 12, top)))

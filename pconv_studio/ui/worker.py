@@ -5,6 +5,9 @@
 runs cancels the running one if its input is out of date (its result would be stale anyway) and queues the new
 one in place of any queued before, so requests never pile up; a result is only handed on if no newer request was
 made and nobody cancelled it. Only copied numpy arrays cross the thread boundary.
+
+The same thread upscales (Image → Upscale…): an `UpscaleRequest` takes its turn in the same queue (a fill asked for
+meanwhile replaces it, and the other way round), and the upscaler is loaded there the first time it is needed.
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ from typing import Callable, Hashable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from ..editing.mask_ops import StageStack, stages_from_upscale
 from ..engine import CancelToken, Inpainter
-from ..errors import CancelledError, DeviceError, PConvError
+from ..engine.upscale import UpscaleResult, Upscaler
+from ..errors import CancelledError, DeviceError, PConvError, WeightsError
 
-__all__ = ["InpaintController", "InpaintRequest", "InpaintWorker", "start_in_thread", "stop_thread"]
+__all__ = ["InpaintController", "InpaintRequest", "InpaintWorker", "Upscaled", "UpscaleRequest", "start_in_thread",
+           "stop_thread"]
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[object, str], object]  # (weights path or None, device) -> an engine like Inpainter
+UpscalerFactory = Callable[[object, str], object]  # (weights path or None, device) -> an engine like Upscaler
 
 
 def start_in_thread(worker: QObject, name: str) -> QThread:
@@ -52,8 +59,28 @@ class InpaintRequest:
     detail: float = 0.0  # the fill style: 0 = faithful ... 1 = detailed (see engine/blend.py)
 
 
+@dataclass(frozen=True, eq=False)
+class UpscaleRequest:
+    serial: int
+    pixels: np.ndarray
+    scale: float  # output size over input size, MIN_SCALE to MAX_SCALE (engine/upscale.py)
+    key: Hashable  # identifies the input (document, revision, scale)
+    cancel: CancelToken
+
+
+@dataclass(frozen=True, eq=False)
+class Upscaled:
+    """What an upscale hands the window: the engine's result, the panel's stages of its grid (computed in the
+    worker thread too), and the model that made it."""
+
+    result: UpscaleResult
+    stages: StageStack | None
+    model_name: str
+
+
 class InpaintWorker(QObject):
-    """Runs in the worker thread: loads the engine, fills, switches devices; reports through signals only."""
+    """Runs in the worker thread: loads the engine, fills, upscales (loading the upscaler the first time),
+    switches devices; reports through signals only."""
 
     loaded = Signal(str, str, object, object)  # model name, device description, UNetConfig, ResolutionConfig
     loadFailed = Signal(str)
@@ -62,22 +89,29 @@ class InpaintWorker(QObject):
     deviceChanged = Signal(str)
     deviceFailed = Signal(str)
     progressed = Signal(int, float, str)  # serial, fraction, message
-    finished = Signal(int, object)  # serial, InpaintResult
+    finished = Signal(int, object)  # serial, InpaintResult or Upscaled
     failed = Signal(int, str)
     cancelled = Signal(int)
 
-    def __init__(self, engine_factory: EngineFactory) -> None:
+    def __init__(self, engine_factory: EngineFactory, upscaler_factory: UpscalerFactory = Upscaler,
+                 upscale_weights: object = None) -> None:
         super().__init__()
         self._engine_factory = engine_factory
+        self._upscaler_factory = upscaler_factory
+        self._upscale_weights = upscale_weights  # None: the engine's default (paths.upscale_weights_path())
+        self._device = "auto"  # as asked for, for the upscaler when it loads
         self.engine = None
+        self.upscaler = None  # loaded by the first upscale
 
     @Slot(object, str)
     def load(self, weights: object, device: str) -> None:
+        self._device = device
         try:
             try:
                 self.engine = self._engine_factory(weights, device)
             except DeviceError as error:
                 self.notice.emit(f"{error}; using the automatic choice instead")
+                self._device = "auto"
                 self.engine = self._engine_factory(weights, "auto")
         except PConvError as error:
             self.loadFailed.emit(str(error))
@@ -90,9 +124,12 @@ class InpaintWorker(QObject):
     def set_device(self, device: str) -> None:
         try:
             self.engine.set_device(device)
+            if self.upscaler is not None:
+                self.upscaler.set_device(device)
         except PConvError as error:
             self.deviceFailed.emit(str(error))
             return
+        self._device = device
         self.deviceChanged.emit(self.engine.device_description)
 
     @Slot(bool)
@@ -102,25 +139,55 @@ class InpaintWorker(QObject):
 
     @Slot(object)
     def run(self, request: InpaintRequest) -> None:
+        def fill() -> object:
+            self.engine.set_detail(request.detail)
+            return self.engine.inpaint(request.pixels, request.hole, progress=self._progress(request),
+                                       cancel=request.cancel)
+
+        self._report(request.serial, "fill", fill)
+
+    @Slot(object)
+    def upscale(self, request: UpscaleRequest) -> None:
+        def upscale() -> object:
+            if self.upscaler is None:
+                try:
+                    self.upscaler = self._upscaler_factory(self._upscale_weights, self._device)
+                except WeightsError as error:  # nothing kept: the next upscale looks for the model again
+                    raise WeightsError(f"{error} (the app takes one with --upscale-weights FILE)") from error
+                log.info("upscaler %s loaded on %s", self.upscaler.model_name, self.upscaler.device_description)
+            result = self.upscaler.upscale(request.pixels, request.scale, progress=self._progress(request),
+                                           cancel=request.cancel)
+            stages = stages_from_upscale(result, self.upscaler.config, request.pixels.shape[:2])
+            return Upscaled(result, stages, self.upscaler.model_name)
+
+        self._report(request.serial, "upscale", upscale)
+
+    def _progress(self, request: InpaintRequest | UpscaleRequest) -> Callable[[float, str], None]:
         def progress(fraction: float, message: str) -> None:
             self.progressed.emit(request.serial, fraction, message)
+        return progress
 
+    def _report(self, serial: int, what: str, job: Callable[[], object]) -> None:
+        """Run `job` and report its outcome as `finished`, `cancelled` or `failed`."""
         try:
-            self.engine.set_detail(request.detail)
-            result = self.engine.inpaint(request.pixels, request.hole, progress=progress, cancel=request.cancel)
+            result = job()
         except CancelledError:
-            self.cancelled.emit(request.serial)
+            self.cancelled.emit(serial)
         except PConvError as error:
-            self.failed.emit(request.serial, str(error))
+            self.failed.emit(serial, str(error))
+        except MemoryError:
+            self.failed.emit(serial, f"the {what} ran out of memory: the photo is too large for this machine")
         except Exception as error:  # a bug must not kill the thread silently: the user sees it, the app goes on
-            log.exception("the fill failed")
-            self.failed.emit(request.serial, f"the fill failed unexpectedly: {error}")
+            log.exception("the %s failed", what)
+            self.failed.emit(serial, f"the {what} failed unexpectedly: {error}")
         else:
-            self.finished.emit(request.serial, result)
+            self.finished.emit(serial, result)
 
 
 class InpaintController(QObject):
-    """GUI-thread side of the worker: owns the thread, decides what runs and which results count."""
+    """GUI-thread side of the worker: owns the thread, decides what runs (fills and upscales, one queue) and
+    which results count. Fills report through `finished`, `failed` and `cancelled`; upscales through
+    `upscaled`, `upscaleFailed` and `upscaleCancelled`."""
 
     ready = Signal(str, str)  # model name, device description
     unavailable = Signal(str)  # why there is no model to fill with
@@ -130,15 +197,20 @@ class InpaintController(QObject):
     finished = Signal(object, object)  # InpaintRequest, InpaintResult: current and not cancelled
     failed = Signal(str)
     cancelled = Signal()
+    upscaled = Signal(object, object)  # UpscaleRequest, Upscaled: current and not cancelled
+    upscaleFailed = Signal(str)
+    upscaleCancelled = Signal()
     deviceChanged = Signal(str)
     deviceFailed = Signal(str)
 
     _loadRequested = Signal(object, str)
     _runRequested = Signal(object)
+    _upscaleRequested = Signal(object)
     _deviceRequested = Signal(str)
     _detailTransferRequested = Signal(bool)
 
-    def __init__(self, engine_factory: EngineFactory = Inpainter, parent: QObject | None = None) -> None:
+    def __init__(self, engine_factory: EngineFactory = Inpainter, parent: QObject | None = None,
+                 upscaler_factory: UpscalerFactory = Upscaler, upscale_weights: object = None) -> None:
         super().__init__(parent)
         self.config = None  # the engine's UNetConfig once loaded
         self.resolution = None
@@ -147,9 +219,10 @@ class InpaintController(QObject):
         self._running: InpaintRequest | None = None
         self._queued: InpaintRequest | None = None
         self._dropped: set[int] = set()  # serials whose results must not be used
-        self._worker = worker = InpaintWorker(engine_factory)  # kept: Python owns it
+        self._worker = worker = InpaintWorker(engine_factory, upscaler_factory, upscale_weights)  # Python owns it
         self._loadRequested.connect(worker.load)
         self._runRequested.connect(worker.run)
+        self._upscaleRequested.connect(worker.upscale)
         self._deviceRequested.connect(worker.set_device)
         self._detailTransferRequested.connect(worker.set_detail_transfer)
         worker.loaded.connect(self._on_loaded)
@@ -172,6 +245,11 @@ class InpaintController(QObject):
     def busy(self) -> bool:
         return self._running is not None
 
+    @property
+    def upscaling(self) -> bool:
+        """An upscale is running (or waiting to)."""
+        return isinstance(self._running, UpscaleRequest) or isinstance(self._queued, UpscaleRequest)
+
     def load(self, weights: object, device: str) -> None:
         self.config = None
         self.detail_problem = "the model is still loading"
@@ -188,19 +266,30 @@ class InpaintController(QObject):
     def request(self, pixels: np.ndarray, hole: np.ndarray, key: Hashable, detail: float = 0.0) -> None:
         """Fill `hole` in `pixels` (both copied now) in the fill style `detail`; the newest request wins. `key`
         must tell this request from any other, the style included."""
+        if not self._already_running(key):
+            self._serial += 1
+            self._submit(InpaintRequest(self._serial, pixels.copy(), hole.copy(), key, CancelToken(), detail))
+
+    def request_upscale(self, pixels: np.ndarray, scale: float, key: Hashable) -> None:
+        """Upscale `pixels` (copied now) by `scale`, in the same queue as the fills (the newest request wins)."""
+        if not self._already_running(key):
+            self._serial += 1
+            self._submit(UpscaleRequest(self._serial, pixels.copy(), scale, key, CancelToken()))
+
+    def _already_running(self, key: Hashable) -> bool:
         running = self._running
-        if running is not None and running.key == key and self._queued is None \
-                and running.serial not in self._dropped:
-            return  # this very fill is already running
-        self._serial += 1
-        request = InpaintRequest(self._serial, pixels.copy(), hole.copy(), key, CancelToken(), detail)
+        return running is not None and running.key == key and self._queued is None \
+            and running.serial not in self._dropped
+
+    def _submit(self, request: InpaintRequest | UpscaleRequest) -> None:
+        running = self._running
         if running is None:
             self._start(request)
             return
         if self._queued is not None:
             log.info("fill %d replaced by %d before it started", self._queued.serial, request.serial)
         self._queued = request
-        if running.key != key:
+        if running.key != request.key:
             self._drop(running)
 
     def cancel(self) -> None:
@@ -213,14 +302,14 @@ class InpaintController(QObject):
         self.cancel()
         stop_thread(self._thread)
 
-    def _drop(self, request: InpaintRequest) -> None:
+    def _drop(self, request: InpaintRequest | UpscaleRequest) -> None:
         self._dropped.add(request.serial)
         request.cancel.cancel()
 
-    def _start(self, request: InpaintRequest) -> None:
+    def _start(self, request: InpaintRequest | UpscaleRequest) -> None:
         idle = self._running is None
         self._running = request
-        self._runRequested.emit(request)
+        self._dispatch(request)
         if idle:
             self.busyChanged.emit(True)
 
@@ -232,13 +321,16 @@ class InpaintController(QObject):
         if queued is not None:
             log.info("fill %d ended; starting the newer request %d", serial, queued.serial)
             self._running = queued
-            self._runRequested.emit(queued)
+            self._dispatch(queued)
         else:
-            self._running = None
+            ended, self._running = self._running, None
             self.busyChanged.emit(False)
             if not current:
-                self.cancelled.emit()
+                (self.upscaleCancelled if isinstance(ended, UpscaleRequest) else self.cancelled).emit()
         return current
+
+    def _dispatch(self, request: InpaintRequest | UpscaleRequest) -> None:
+        (self._upscaleRequested if isinstance(request, UpscaleRequest) else self._runRequested).emit(request)
 
     def _current(self, serial: int) -> bool:
         return self._running is not None and serial == self._running.serial and serial not in self._dropped
@@ -266,12 +358,13 @@ class InpaintController(QObject):
     def _on_finished(self, serial: int, result: object) -> None:
         request = self._running
         if self._ended(serial):
-            self.finished.emit(request, result)
+            (self.upscaled if isinstance(request, UpscaleRequest) else self.finished).emit(request, result)
 
     @Slot(int, str)
     def _on_failed(self, serial: int, message: str) -> None:
+        request = self._running
         if self._ended(serial):
-            self.failed.emit(message)
+            (self.upscaleFailed if isinstance(request, UpscaleRequest) else self.failed).emit(message)
 
     @Slot(int)
     def _on_cancelled(self, serial: int) -> None:

@@ -87,10 +87,11 @@ def make_window(qtbot, settings_file: Path) -> Callable[..., MainWindow]:
     """Build a shown window; every window is closed (threads stopped) after the test."""
     windows: list[MainWindow] = []
 
-    def build(engine_factory=None, weights=None, wait_ready: bool = True) -> MainWindow:
+    def build(engine_factory=None, weights=None, wait_ready: bool = True, **options) -> MainWindow:
+        """`options` go to MainWindow as they are (upscaler_factory, upscale_weights)."""
         settings = AppSettings(QSettings(str(settings_file), QSettings.Format.IniFormat))
         kwargs = {"engine_factory": engine_factory} if engine_factory is not None else {}
-        window = MainWindow(settings, ScriptedDialogs(), weights=weights, **kwargs)
+        window = MainWindow(settings, ScriptedDialogs(), weights=weights, **kwargs, **options)
         windows.append(window)
         qtbot.addWidget(window)
         window.resize(1000, 700)
