@@ -170,3 +170,23 @@ def test_a_mix_without_mosaics_counts_every_pixel():
     batch = make_samples(targets.clone(), torch.ones(3, 1, SIDE, SIDE), SampleConfig(holes=1, sparse=1),
                          torch.Generator().manual_seed(0), lambda n, side: torch.rand(n, 3, side, side), SIDE)
     assert batch.counted is None and torch.equal(batch.targets, targets)
+
+
+def test_an_upscale_is_scored_at_every_pixel_and_without_tv():
+    """Grid samples composite nothing: every pixel's error takes the hole weight, and the TV term (the seam between a
+    fill and the photo) is 0; hole samples in the same batch keep the paper's terms."""
+    config = SampleConfig(holes=1.0, grids=1.0)
+    batch = _batches([_random_photo(7)], config, batch_size=8, seed=1).next_batch()
+    assert batch.predicted is not None
+    grid = batch.predicted.amin(dim=(1, 2, 3)) == 1
+    assert 0 < int(grid.sum()) < 8
+    torch.testing.assert_close(batch.predicted[~grid], 1 - batch.valid[~grid])
+    prediction = torch.rand_like(batch.targets)
+    terms = InpaintingLoss()(prediction[grid], batch.targets[grid], batch.valid[grid], None, batch.predicted[grid])
+    error = (prediction[grid].double() - batch.targets[grid].double()).abs()
+    assert terms["hole"].item() == pytest.approx(error.mean().item(), rel=1e-5)
+    assert terms["valid"].item() == 0 and terms["tv"].item() == 0
+    holes = InpaintingLoss()(prediction[~grid], batch.targets[~grid], batch.valid[~grid])
+    again = InpaintingLoss()(prediction[~grid], batch.targets[~grid], batch.valid[~grid], None, batch.predicted[~grid])
+    for name in ("valid", "hole", "tv", "total"):
+        assert again[name].item() == pytest.approx(holes[name].item())

@@ -167,10 +167,10 @@ def test_a_spent_time_budget_still_leaves_loadable_weights(photo_folder, tmp_pat
 
 def test_a_failing_fast_path_falls_back_and_leaves_the_model_untouched():
     class RefusesChannelsLast(InpaintingLoss):
-        def forward(self, prediction, target, valid, counted=None):
+        def forward(self, prediction, target, valid, counted=None, predicted=None):
             if not target.is_contiguous():
                 raise RuntimeError("no NHWC kernel here")
-            return super().forward(prediction, target, valid, counted)
+            return super().forward(prediction, target, valid, counted, predicted)
 
     torch.manual_seed(0)
     model = PConvUNet(TINY).train()

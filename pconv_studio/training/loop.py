@@ -298,7 +298,7 @@ class PhotoBatches:
                              lambda n, side: self.crops(n, side, generator).float().div_(255.0), self.longest_square)
         return Batch(batch.inputs.contiguous(memory_format=layout), batch.valid.contiguous(),
                      batch.targets.contiguous(memory_format=layout),
-                     None if batch.counted is None else batch.counted.contiguous())
+                     *(None if mask is None else mask.contiguous() for mask in (batch.counted, batch.predicted)))
 
 
 def train_step(
@@ -311,7 +311,8 @@ def train_step(
 ) -> dict[str, torch.Tensor]:
     """One optimisation step; returns the loss terms (still on the device: reading them syncs)."""
     with torch.autocast(batch.inputs.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        terms = criterion(model(batch.inputs, batch.valid).image, batch.targets, batch.valid, batch.counted)
+        terms = criterion(model(batch.inputs, batch.valid).image, batch.targets, batch.valid, batch.counted,
+                          batch.predicted)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(terms["total"]).backward()
     scaler.step(optimizer)
@@ -334,7 +335,7 @@ def _probe(model: PConvUNet, criterion: InpaintingLoss, batches: PhotoBatches, p
         with torch.autocast(batch.inputs.device.type, dtype=path.autocast_dtype or torch.float32,
                             enabled=path.autocast_dtype is not None):
             total = criterion(forward_model(batch.inputs, batch.valid).image, batch.targets, batch.valid,
-                              batch.counted)["total"]
+                              batch.counted, batch.predicted)["total"]
         total.backward()
         if not torch.isfinite(total):
             raise RuntimeError("the first loss is not finite")

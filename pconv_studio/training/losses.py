@@ -102,20 +102,28 @@ class InpaintingLoss(nn.Module):
         self.tv_weight = tv_weight
 
     def forward(
-        self, prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, counted: torch.Tensor | None = None
+        self, prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, counted: torch.Tensor | None = None,
+        predicted: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """`counted` (N, 1, H, W), 1 = in the losses, leaves pixels out of every term (a mosaic's seams): their
-        error is not summed, no TV pair touches them, and the VGG terms see the truth there."""
+        error is not summed, no TV pair touches them, and the VGG terms see the truth there.
+
+        `predicted` (N, 1, H, W), 1 where the prediction is the output, defaults to the hole (1 - valid): its
+        pixels take the hole terms (L1 x 6, the composite's prediction) and the rest the valid term. An upscaling
+        grid composites nothing, so all its pixels are predicted; its TV term is 0 (TV smooths the seam between
+        a fill and the photo around it, and an upscale has none)."""
         prediction, target, valid = prediction.float(), target.float(), valid.float()
-        hole = 1.0 - valid
+        hole = 1.0 - valid if predicted is None else predicted.float()
         if counted is not None:
             counted = counted.float()
             prediction = counted * prediction + (1.0 - counted) * target
-        composite = valid * target + hole * prediction
+        composite = (1.0 - hole) * target + hole * prediction
         error = (prediction - target).abs()
-        terms = {"valid": (valid * error).mean(), "hole": (hole * error).mean()}
+        terms = {"valid": ((1.0 - hole) * error).mean(), "hole": (hole * error).mean()}
 
-        region = F.max_pool2d(hole, 3, stride=1, padding=1)
+        region = F.max_pool2d(1.0 - valid, 3, stride=1, padding=1)
+        if predicted is not None:  # only where a fill meets known pixels that stay: not on samples predicted whole
+            region = region * (predicted.float().amin(dim=(2, 3), keepdim=True) < 1.0)
         if counted is not None:
             region = region * counted
         across = (composite[..., :, 1:] - composite[..., :, :-1]).abs() * (region[..., :, 1:] * region[..., :, :-1])

@@ -8,7 +8,8 @@ Three kinds of sample, mixed per sample by weight (`SampleConfig`):
   as super-resolution benchmarks make their inputs, never point sampling) and its pixels are spread over the
   crop's grid: low-resolution pixel (x, y) to (o_x + s*x + s//2, o_y + s*y + s//2) with a random phase o in
   [0, s); every other position is a hole. The target is the full-resolution crop everywhere, grid positions
-  included (a low-resolution pixel is an area mean, not the pixel under it). `grid_input="bicubic"` is the plain
+  included (a low-resolution pixel is an area mean, not the pixel under it), and since an upscale composites
+  nothing, every pixel's error weighs as a hole pixel's (`Batch.predicted`). `grid_input="bicubic"` is the plain
   twin's input instead: the low-resolution crop upscaled by bicubic interpolation, every pixel valid.
 - "sparse": a random fraction (uniform in `sparse_keep`) of the crop's own pixels is kept, the rest is hole (a
   scan with missing lines, dead pixels).
@@ -93,12 +94,15 @@ class SampleConfig:
 
 class Batch(NamedTuple):
     """Float tensors on the training device: `inputs` and `targets` (B, 3, H, W) in [0, 1], `valid` (B, 1, H, W)
-    with 1 = valid, `counted` (B, 1, H, W) with 1 = in the losses, or None when every pixel counts."""
+    with 1 = valid, `counted` (B, 1, H, W) with 1 = in the losses, or None when every pixel counts; `predicted`
+    (B, 1, H, W) with 1 where the network's prediction is the output (the hole when inpainting, every pixel when
+    upscaling, where nothing is composited), or None: the hole."""
 
     inputs: torch.Tensor
     valid: torch.Tensor
     targets: torch.Tensor
     counted: torch.Tensor | None
+    predicted: torch.Tensor | None = None
 
 
 def grid_downscale(crop: torch.Tensor, scale: int, area: bool) -> torch.Tensor:
@@ -207,9 +211,11 @@ def make_samples(
     weights = torch.tensor([config.holes, config.grids, config.sparse], dtype=torch.float64)
     kinds = torch.multinomial(weights, count, replacement=True, generator=generator).tolist()
     inputs, valid = targets.clone(), bank_valid.clone()
+    everywhere = torch.zeros((count, 1, 1, 1), device=targets.device)  # grid samples: the output is all prediction
     for index, kind in enumerate(kinds):
         if SAMPLE_KINDS[kind] == "grids":
             inputs[index], valid[index] = _grid_sample(targets[index], config, generator)
+            everywhere[index] = 1.0
         elif SAMPLE_KINDS[kind] == "sparse":
             low, high = config.sparse_keep
             keep = low + (high - low) * _uniform(generator)[0]
@@ -219,4 +225,5 @@ def make_samples(
     if seams is not None and config.seam:
         valid = valid * (1.0 - seams)
         counted = 1.0 - seams
-    return Batch(inputs * valid, valid, targets, counted)
+    predicted = torch.maximum(1.0 - valid, everywhere) if everywhere.any() else None
+    return Batch(inputs * valid, valid, targets, counted, predicted)
