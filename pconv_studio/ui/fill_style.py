@@ -161,8 +161,8 @@ class FillStyle(QObject):
     def _refill(self, t: float) -> None:
         """Show the last fill in style `t`: its kept result at once, or a new fill of its input through the worker."""
         last = self._last
-        if last is None or self.editor.newest_edit() is not last.edit:
-            return  # the next fill takes the new style
+        if last is None or self.editor.newest_edit() is not last.edit or self.inpaint.upscaling:
+            return  # the next fill takes the new style (a refill now would supersede a running upscale)
         request = last.request
         cached = last.results.get(t)
         if cached is not None:

@@ -169,6 +169,25 @@ def test_a_result_for_pixels_that_changed_meanwhile_is_not_applied(gated_window,
     assert (window.document.height, window.document.width) == (120, 160)
 
 
+def test_moving_the_fill_style_during_an_upscale_does_not_displace_it(make_window, gated_upscaler, photo, qtbot):
+    window = make_window(lambda weights, device: FakeEngine(detailed=True),
+                         upscaler_factory=lambda weights, device: gated_upscaler)
+    assert window.open_path(photo)
+    window.editor.fill_rectangle(QPointF(20, 20), QPointF(60, 50), False)
+    with qtbot.waitSignal(window.fillApplied, timeout=5000):
+        window.run_inpaint()
+    filled, steps = window.document.pixels.copy(), window.undo_stack.count()
+    window.dialogs.scales = [2.0]
+    window.menu_actions.upscale.trigger()
+    assert gated_upscaler.started.wait(5)
+    window.fill_style.slider.setValue(40)  # would refill the last fill, which the upscale is about to enlarge
+    with qtbot.waitSignal(window.upscaleApplied, timeout=5000):
+        gated_upscaler.gate.set()
+    wait_idle(qtbot, window)
+    np.testing.assert_array_equal(window.document.pixels, np.repeat(np.repeat(filled, 2, axis=0), 2, axis=1))
+    assert window.undo_stack.count() == steps + 1 and window.fill_style.detail == pytest.approx(0.4)
+
+
 def test_without_an_upscaling_model_the_app_says_so_and_keeps_running(make_window, photo, tmp_path: Path,
                                                                          monkeypatch, qtbot):
     data = tmp_path / "data"
