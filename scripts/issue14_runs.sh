@@ -9,7 +9,8 @@
 # Environment: DEVICE (default auto), CROP (128), BATCH (16), STEPS (3000: upscale and twin), ARM_STEPS (1500:
 # the mosaic arms), MOSAIC (0.5), SEAM (8: wider than the 7x7 first layer), TRAIN_DIR (default photos256's
 # train), PYTHON. Each arm writes OUT/ARM/{model.safetensors,checkpoint.pt,train_log.csv,console.log}; an arm
-# whose checkpoint exists resumes from it. On a shared CPU, two lanes of one thread each
+# whose checkpoint exists resumes from it. FROM=DIR starts each arm from DIR/ARM/model.safetensors instead of the
+# shipped weights (a second stage with a fresh schedule, e.g. after a first CPU stage). On a shared CPU, two lanes of one thread each
 # (OMP_NUM_THREADS=1 ... upscale none mosaic & OMP_NUM_THREADS=1 ... twin masked scale) keep going where one
 # two-thread run stalls whenever another process takes a core.
 set -uo pipefail
@@ -37,7 +38,8 @@ for arm in "${arms[@]}"; do
         *) echo "issue14_runs.sh: unknown arm $arm" >&2; exit 2 ;;
     esac
     mkdir -p "$out/$arm"
-    start=(--init weights/pconv_compact.safetensors)
+    start=(--init "${FROM:+$FROM/$arm/model.safetensors}")
+    [ -z "${FROM:-}" ] && start=(--init weights/pconv_compact.safetensors)
     if [ -f "$out/$arm/checkpoint.pt" ]; then  # an interrupted arm continues exactly where it stopped
         start=(--resume "$out/$arm/checkpoint.pt")
     fi

@@ -2,7 +2,8 @@
 
 `--upscale`: the upscaling model against bicubic, Lanczos and its plain twin (`--twin`) at each of `--scales`,
 and on random sparse samples against `scipy.interpolate.griddata` (`training/upscale_evaluation.py`); writes
-OUT/upscaling.md. `--arms NAME=WEIGHTS,...`: inpainting fine-tunes compared on the same holes, paired, with
+OUT/upscaling.md and, unless --no-chart, 100% crops of the first two photos (upscaling_crops.png,
+sparse_crops.png). `--arms NAME=WEIGHTS,...`: inpainting fine-tunes compared on the same holes, paired, with
 bootstrap intervals and the mosaic adoption rule (`training/arms.py`); writes OUT/arms.md. The output folder is
 checked before any work starts, and each file is written atomically.
 """
@@ -15,15 +16,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine.imageio import check_writable_folder, write_atomically
+from ..engine.imageio import check_writable_folder, save_image, write_atomically
 from ..errors import InputError
 from ..training.arms import ArmsConfig, compare_arms, format_arms_markdown
 from ..training.evaluation import load_evaluation_photos, load_photos
 from ..training.upscale_evaluation import (
-    UpscaleEvaluationConfig, build_evaluation, evaluate_upscaling, format_upscale_markdown,
+    UpscaleEvaluationConfig, UpscaleFigures, build_evaluation, evaluate_upscaling, format_upscale_markdown,
 )
 
 __all__ = ["add_arguments", "refuse_options", "wanted", "run"]
+
+_FIGURE_PHOTOS = 2  # the first photos by name get 100% crops (upscaling_crops.png, sparse_crops.png)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,8 +92,13 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"--scales / --sparse-keep: {error}") from error
             photos = load_photos(args.photos, limit=args.max_images)
             upscalers, sparse = build_evaluation(args.weights, args.twin, args.device)
-            table = format_upscale_markdown(evaluate_upscaling(photos, upscalers, sparse, config, progress), config)
+            figures = None if args.no_chart else UpscaleFigures(range(_FIGURE_PHOTOS), list(upscalers), list(sparse))
+            table = format_upscale_markdown(evaluate_upscaling(photos, upscalers, sparse, config, progress, figures),
+                                            config)
             name = "upscaling.md"
+            if figures is not None:
+                for figure, file_name in ((figures.upscale, "upscaling_crops.png"), (figures.sparse, "sparse_crops.png")):
+                    save_image(args.out / file_name, figure.render(), png_compression=9)
         else:
             arms = _arms(args.arms)
             for role in (args.candidate, args.control):

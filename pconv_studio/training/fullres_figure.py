@@ -36,17 +36,20 @@ def _window_sums(values: np.ndarray, size: int, stride: int) -> np.ndarray:
         + integral[top, left]
 
 
-def edge_window(truth: np.ndarray, hole: np.ndarray, size: int = CROP_SIZE) -> tuple[int, int]:
-    """(top, left) of a size x size window around the hole's edge with detail in it (see the module docstring).
+def edge_window(truth: np.ndarray, hole: np.ndarray | None, size: int = CROP_SIZE) -> tuple[int, int]:
+    """(top, left) of a size x size window around the hole's edge with detail in it (see the module docstring);
+    with `hole` None (a fill of the whole image: an upscale), the window with the most detail.
 
     `truth` is RGB uint8 HxWx3 and `hole` bool HxW, both at least size x size. Ties go to the first window in
     raster order."""
-    if min(hole.shape) < size:
-        raise ValueError(f"a {hole.shape[1]}x{hole.shape[0]} photo is smaller than a {size} px crop")
+    if min(truth.shape[:2]) < size:
+        raise ValueError(f"a {truth.shape[1]}x{truth.shape[0]} photo is smaller than a {size} px crop")
     stride = max(1, size // 4)
-    share = _window_sums(hole.astype(np.float64), size, stride) / size**2
-    target = min(_TARGET_HOLE_SHARE, 0.8 * share.max())
-    candidates = np.abs(share - target) <= _SHARE_TOLERANCE * target
+    candidates = True
+    if hole is not None:
+        share = _window_sums(hole.astype(np.float64), size, stride) / size**2
+        target = min(_TARGET_HOLE_SHARE, 0.8 * share.max())
+        candidates = np.abs(share - target) <= _SHARE_TOLERANCE * target
     grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY).astype(np.float32)
     energy = cv2.Sobel(grey, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(grey, cv2.CV_32F, 0, 1) ** 2
     detail = np.where(candidates, _window_sums(energy.astype(np.float64), size, stride), -1.0)
@@ -74,16 +77,21 @@ def _label(width: int, text: str) -> np.ndarray:
 class CropFigure:
     """Rows of crops, one per (photo, kind) added; `render()` gives the RGB uint8 figure."""
 
-    def __init__(self, methods: Sequence[str], size: int = CROP_SIZE) -> None:
+    def __init__(self, methods: Sequence[str], size: int = CROP_SIZE,
+                 truth_label: str = "truth (hole edge in yellow)") -> None:
         self.methods = tuple(methods)
         self.size = size
+        self.truth_label = truth_label
         self.rows: list[tuple[str, list[np.ndarray]]] = []
 
-    def add(self, photo: str, kind: str, truth: np.ndarray, hole: np.ndarray, fills: Mapping[str, np.ndarray]) -> None:
-        """Cut the crops of one photo and kind: the truth (hole outlined) and each of `methods`' fills."""
+    def add(self, photo: str, kind: str, truth: np.ndarray, hole: np.ndarray | None,
+            fills: Mapping[str, np.ndarray]) -> None:
+        """Cut the crops of one photo and kind: the truth (hole outlined) and each of `methods`' fills; with `hole`
+        None (an upscale: every pixel is the network's), the window with the most detail, nothing outlined."""
         top, left = edge_window(truth, hole, self.size)
         window = slice(top, top + self.size), slice(left, left + self.size)
-        crops = [_outlined(truth[window], hole[window])] + [fills[method][window] for method in self.methods]
+        first = truth[window] if hole is None else _outlined(truth[window], hole[window])
+        crops = [first] + [fills[method][window] for method in self.methods]
         self.rows.append((f"{photo}, {kind}, crop at ({left}, {top}), 100%", crops))
 
     def render(self) -> np.ndarray:
@@ -93,7 +101,7 @@ class CropFigure:
         width = columns * self.size + (columns + 1) * _GAP
         spacer = np.empty((self.size, _GAP, 3), np.uint8)
         spacer[:] = _BACKGROUND
-        headers = [_label(self.size + _GAP, name) for name in ("truth (hole edge in yellow)", *self.methods)]
+        headers = [_label(self.size + _GAP, name) for name in (self.truth_label, *self.methods)]
         parts = [np.hstack([spacer[:_LABEL_HEIGHT]] + headers)]
         for title, crops in self.rows:
             parts.append(_label(width, title))

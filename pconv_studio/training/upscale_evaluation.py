@@ -18,7 +18,9 @@ Protocol, as super-resolution benchmarks do it (Set5/Set14 and after):
   `scipy.interpolate.griddata(method="linear")` over them (nearest-neighbour outside their convex hull), "pconv"
   the `Inpainter` with the upscaling weights. Scores over the whole crop, as above, with 1 px shaved.
 
-Per-photo values are kept, so differences between methods come with a paired bootstrap interval.
+Per-photo values are kept, so differences between methods come with a paired bootstrap interval. `on_result`
+sees every estimate, e.g. for `UpscaleFigures`: crops at 100% of the first photos, where a person judges what
+the numbers cannot.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ from ..engine.upscale import Upscaler
 from ..model import load_weights
 from ..engine.device import select_device
 from .evaluation import list_photos, load_photos
+from .fullres_figure import CropFigure
 from .metrics import gradient_energy_ratio, psnr, ssim, texture_distance
 from .paired import paired_bootstrap
 
-__all__ = ["UPSCALE_METHODS", "SPARSE_METHODS", "UpscaleEvaluationConfig", "UpscaleScores", "luma",
-           "downscale_bicubic", "evaluate_upscaling", "format_upscale_markdown"]
+__all__ = ["UPSCALE_METHODS", "SPARSE_METHODS", "UpscaleEvaluationConfig", "UpscaleScores", "UpscaleFigures", "luma",
+           "downscale_bicubic", "evaluate_upscaling", "format_upscale_markdown", "build_evaluation",
+           "griddata_fill", "sparse_hole"]
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +168,14 @@ def griddata_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.clip(filled + 0.5, 0, 255).astype(np.uint8)
 
 
+ResultCallback = Callable[[int, str, str, np.ndarray, np.ndarray, np.ndarray | None], None]
+"""Told of every estimate: (photo index, test, method, truth, estimate, the sparse test's hole or None)."""
+
+
 def evaluate_upscaling(
     photos: Sequence[np.ndarray], upscalers: dict[str, Upscale], sparse_fillers: dict[str, Callable],
     config: UpscaleEvaluationConfig = UpscaleEvaluationConfig(),
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, on_result: ResultCallback | None = None,
 ) -> UpscaleScores:
     """Score every method on every photo (RGB uint8) at every scale, and on sparse samples. `sparse_fillers` map
     a name to a fill (RGB uint8, hole bool) -> RGB uint8, composited here before scoring."""
@@ -183,15 +191,43 @@ def evaluate_upscaling(
                 if estimate.shape != truth.shape:
                     raise RuntimeError(f"{name} returned {estimate.shape} for a {truth.shape} photo at x{scale:g}")
                 scores.rows.setdefault((f"x{scale:g}", name), []).append(_score(truth, estimate, math.ceil(scale)))
+                if on_result is not None:
+                    on_result(index, f"x{scale:g}", name, truth, estimate, None)
                 done += 1
         hole = sparse_hole(truth.shape[:2], config.sparse_keep, config.seed, index)
         for name, fill in sparse_fillers.items():
             estimate = np.where(hole[..., None], fill(truth, hole), truth)
             scores.rows.setdefault(("sparse", name), []).append(_score(truth, estimate, 1))
+            if on_result is not None:
+                on_result(index, "sparse", name, truth, estimate, hole)
             done += 1
         if progress is not None:
             progress(done, total)
     return scores
+
+
+class UpscaleFigures:
+    """Two figures of 100% crops (the window with the most detail) for the photos in `photos` (indices): every
+    upscaling method at `scales`, and the sparse test (the kept samples, then each method)."""
+
+    def __init__(self, photos: Sequence[int], upscalers: Sequence[str], sparse: Sequence[str],
+                 scales: Sequence[str] = ("x2", "x4"), size: int = 120) -> None:
+        self.photos, self.scales = set(photos), tuple(scales)
+        self.upscale = CropFigure(upscalers, size, "truth")
+        self.sparse = CropFigure(("samples", *sparse), size, "truth")
+        self._pending: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+
+    def __call__(self, index: int, test: str, method: str, truth: np.ndarray, estimate: np.ndarray,
+                 hole: np.ndarray | None) -> None:
+        if index not in self.photos or (test != "sparse" and test not in self.scales):
+            return
+        figure = self.sparse if test == "sparse" else self.upscale
+        fills = self._pending.setdefault((index, test), {})
+        fills[method] = estimate
+        if hole is not None:
+            fills["samples"] = np.where(hole[..., None], 0, truth).astype(np.uint8)
+        if all(name in fills for name in figure.methods):
+            figure.add(f"photo {index + 1}", test, truth, None, self._pending.pop((index, test)))
 
 
 def build_evaluation(weights: Path | None, twin: Path | None, device: str = "auto",
