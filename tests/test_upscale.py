@@ -15,7 +15,7 @@ from pconv_studio.engine.upscale import (
     MAX_SCALE, MIN_SCALE, Upscaler, check_scale, grid_canvas, grid_positions, upscaled_size,
 )
 from pconv_studio.errors import CancelledError, InputError, WeightsError
-from pconv_studio.model import load_weights, network_reach, propagate_masks
+from pconv_studio.model import UPSCALE_INPUT_KEY, load_weights, network_reach, propagate_masks, save_weights
 
 from .support import TINY_CONFIG
 
@@ -225,3 +225,33 @@ def test_no_installed_model_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PCONV_STUDIO_DATA", str(tmp_path))
     with pytest.raises(WeightsError, match="no upscaling model is installed"):
         Upscaler()
+
+
+def test_a_bicubic_input_model_refines_opencv_bicubic_with_every_pixel_valid(tiny_weights):
+    """input_kind "bicubic" (the plain twin): the network is given OpenCV's bicubic upscale with no hole, so its
+    output equals one direct forward of the network on that image (computed here in float64)."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)
+    upscaler = Upscaler(tiny_weights, device="cpu", precision="fp32", input_kind="bicubic")
+    result = upscaler.upscale(pixels, 2.5)
+    assert result.input_kind == "bicubic" and result.pixels.shape == (60, 50, 3)
+    # no hole inside the image (only the padding to the network's multiple is one), from the first layer on
+    assert not result.stage_masks[0][:30, :25].any() and not result.stage_masks[-1][:60, :50].any()
+    interpolated = cv2.resize(pixels, (50, 60), interpolation=cv2.INTER_CUBIC).astype(np.float64) / 255
+    model, _ = load_weights(tiny_weights)
+    model = model.double().eval()
+    with torch.no_grad():
+        image = torch.from_numpy(interpolated).permute(2, 0, 1)[None]
+        expected = model(image, torch.ones((1, 1, 60, 50), dtype=torch.float64)).image[0].permute(1, 2, 0).numpy()
+    expected = np.clip(expected * 255 + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(result.pixels.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_the_weights_file_says_what_the_network_is_given(tiny_weights, tmp_path):
+    model, _ = load_weights(tiny_weights)
+    save_weights(model, tmp_path / "twin.safetensors", extra={UPSCALE_INPUT_KEY: "bicubic"})
+    save_weights(model, tmp_path / "odd.safetensors", extra={UPSCALE_INPUT_KEY: "nearest"})
+    assert Upscaler(tmp_path / "twin.safetensors", device="cpu").input_kind == "bicubic"
+    assert Upscaler(tiny_weights, device="cpu").input_kind == "grid"
+    with pytest.raises(WeightsError, match="unknown upscaling input 'nearest'"):
+        Upscaler(tmp_path / "odd.safetensors", device="cpu")

@@ -12,7 +12,7 @@ from .. import __version__
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pconv-studio",
-        description="Open PConv Studio. Subcommands for headless work: inpaint, train, evaluate "
+        description="Open PConv Studio. Subcommands for headless work: inpaint, upscale, train, evaluate "
         "(see `pconv-studio inpaint --help`).",
     )
     parser.add_argument("image", nargs="?", help="a photo to open")

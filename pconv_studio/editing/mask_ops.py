@@ -299,8 +299,8 @@ def stages_from_upscale(result: UpscaleResult, config: UNetConfig, input_size: t
     of the upscaled photo): first the grid the network was given (`UPSCALE_GRID_STAGE`; its scaling is 1 where
     a pixel is known, 0 in the holes), then every layer's mask, the grid's holes shrinking; None if it reported
     none."""
-    if not result.stage_masks or not all(result.stage_input_size):
-        return None
+    if not result.stage_masks or not all(result.stage_input_size) or result.input_kind != "grid":
+        return None  # a bicubic-input model is given no hole: nothing propagates
     height, width = result.stage_input_size
     network_input = upscale_grid_hole(input_size, result.scale, height, width)
     layers = _stack(result.stage_names, result.stage_masks, network_input, config, Region(0, 0, height, width),

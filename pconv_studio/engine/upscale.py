@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ..errors import DeviceError, InputError
+from ..errors import DeviceError, InputError, WeightsError
+from ..model import UPSCALE_INPUT_KEY, UPSCALE_INPUTS
 from ..paths import upscale_weights_path
 from .inpainter import CancelToken, ProgressCallback
 from .loaded_network import LoadedNetwork
@@ -127,6 +128,7 @@ class UpscaleResult:
     seconds: float = 0.0
     device: str = ""
     notices: list[str] = field(default_factory=list)
+    input_kind: str = "grid"  # what the network was given: "grid" or "bicubic" (`Upscaler`)
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,11 @@ class Upscaler(LoadedNetwork):
     `WeightsError` that says no upscaling model is installed. `resolution` gives the tile size and halo;
     `cuda_graphs` and `precision` are the `NetworkRunner`'s. The runner takes the prediction everywhere
     (`composite = False`).
+
+    What the network is given (`input_kind`, from the weights file's `UPSCALE_INPUT_KEY` metadata unless given;
+    "grid" for a file without it): "grid", the pixels on the sparse grid and every other position a hole (the
+    partial convolutions fill them); or "bicubic", the photo upscaled by OpenCV's bicubic interpolation with every
+    pixel valid (the same U-Net as a plain convolutional refiner: the "plain twin" of issue 14).
     """
 
     composite = False
@@ -177,9 +184,14 @@ class Upscaler(LoadedNetwork):
         resolution: ResolutionConfig = ResolutionConfig(),
         cuda_graphs: GraphMode = "auto",
         precision: Precision = "auto",
+        input_kind: str | None = None,
     ) -> None:
         super().__init__(weights, upscale_weights_path(), "no upscaling model is installed",
                          "pass a weights file with --weights", device, resolution, cuda_graphs, precision)
+        self.input_kind = input_kind or self.metadata.get(UPSCALE_INPUT_KEY, "grid")
+        if self.input_kind not in UPSCALE_INPUTS:
+            raise WeightsError(f"{self.weights_path.name}: unknown upscaling input {self.input_kind!r} (expected one "
+                               f"of {', '.join(UPSCALE_INPUTS)})")
         self._move_model()
 
     def upscale(
@@ -196,6 +208,8 @@ class Upscaler(LoadedNetwork):
         scale, size = check_upscale(pixels, scale)
         started = time.perf_counter()
         layout = _Layout.of(pixels)
+        if self.input_kind == "bicubic":  # the whole interpolation once, in the input's dtype (as large as the output)
+            layout = replace(layout, colour=cv2.resize(layout.colour, (size[1], size[0]), interpolation=cv2.INTER_CUBIC))
         output = np.empty(size + pixels.shape[2:], pixels.dtype)
         notices: list[str] = []
         tile_size = self.resolution.tile_size
@@ -231,7 +245,8 @@ class Upscaler(LoadedNetwork):
         """Every tile of the output, in row-major order: its canvas, one network pass, its core into `output`."""
         grid = self.config.size_multiple
         tiles = cover_tiles(output.shape[:2], -(-tile_size // grid) * grid, self.resolution.tile_halo, grid)
-        result = UpscaleResult(output, scale, len(tiles), self.model.stage_names, device=self.device_description)
+        result = UpscaleResult(output, scale, len(tiles), self.model.stage_names, device=self.device_description,
+                               input_kind=self.input_kind)
         for number, tile in enumerate(tiles):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -244,7 +259,11 @@ class Upscaler(LoadedNetwork):
 
     def _tile(self, layout: _Layout, scale: float, tile: Tile, output: np.ndarray) -> list[np.ndarray]:
         """One tile's pass; writes its core into `output` and returns its stage masks (True = hole)."""
-        canvas, valid = grid_canvas(layout.colour, scale, tile.window)
+        if self.input_kind == "bicubic":  # `layout.colour` is the interpolation at the output's size
+            canvas = to_float_rgb(layout.colour[tile.window.window])
+            valid = np.ones(canvas.shape[:2], bool)
+        else:
+            canvas, valid = grid_canvas(layout.colour, scale, tile.window)
         prediction, stages = self._runner(canvas, valid)
         if stages[-1][:valid.shape[0], :valid.shape[1]].any():  # its 'fill' would be the network's bias
             raise InputError(f"the network cannot close the grid's holes at x{scale:g} (its reach is too short for "

@@ -13,11 +13,18 @@ from ..errors import WeightsError
 from .config import UNetConfig
 from .unet import PConvUNet
 
-__all__ = ["save_weights", "load_weights", "read_weights_config", "read_weights_metadata", "interpolate_networks"]
+__all__ = [
+    "save_weights", "load_weights", "read_weights_config", "read_weights_metadata", "interpolate_networks",
+    "UPSCALE_INPUT_KEY", "UPSCALE_INPUTS",
+]
 
 log = logging.getLogger(__name__)
 
 _CONFIG_KEY = "pconv_config"
+# An upscaling model's metadata says what it was trained to be given: "grid" (the pixels on a sparse grid, the rest
+# hole) or "bicubic" (the bicubic upscale, every pixel valid); engine/upscale.py reads it, the training writes it.
+UPSCALE_INPUT_KEY = "upscale_input"
+UPSCALE_INPUTS = ("grid", "bicubic")
 _FORMAT_KEY = "format"
 _FORMAT = "pconv-studio/1"
 

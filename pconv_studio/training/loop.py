@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import DeviceError, InputError, PConvError, WeightsError
-from ..model import PConvUNet, UNetConfig, get_preset, load_weights, save_weights
+from ..model import UPSCALE_INPUT_KEY, PConvUNet, UNetConfig, get_preset, load_weights, save_weights
 from ..engine.device import autocast_dtype, precision_name, select_device
 from .evaluation import (
     EvaluationConfig, build_methods, centre_crop, evaluate, format_markdown, load_evaluation_photos, load_photos,
@@ -549,6 +549,7 @@ def _train(
             "train_wall_time_s": f"{elapsed:.0f}", "fast_path": fast_path.describe(),
             "train_photos": str(len(photos)), "crop_size": str(config.crop_size),
             "finetune_from_step": str(finetune_from), "loss": loss_name,
+            **({UPSCALE_INPUT_KEY: config.samples.grid_input} if config.samples.grids else {}),
         })
         if config.keep_snapshots:
             config.snapshot_dir.mkdir(parents=True, exist_ok=True)

@@ -35,11 +35,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..model import UPSCALE_INPUTS
+
 __all__ = ["SAMPLE_KINDS", "GRID_INPUTS", "SampleConfig", "Batch", "make_samples", "spread_on_grid",
            "grid_downscale"]
 
 SAMPLE_KINDS = ("holes", "grids", "sparse")
-GRID_INPUTS = ("grid", "bicubic")
+GRID_INPUTS = UPSCALE_INPUTS  # what grid samples give the network; the weights file records it for the engine
 RICAP_BETA = 0.3  # Takahashi et al. 2018's boundary distribution, Beta(0.3, 0.3)
 
 CropSource = Callable[[int, int], torch.Tensor]

@@ -36,10 +36,7 @@ import numpy as np
 from PIL import Image
 
 from ..engine.inpainter import Inpainter
-from ..engine.runner import NetworkRunner
 from ..engine.upscale import Upscaler
-from ..model import load_weights
-from ..engine.device import select_device
 from .evaluation import list_photos, load_photos
 from .fullres_figure import CropFigure
 from .metrics import gradient_energy_ratio, psnr, ssim, texture_distance
@@ -134,16 +131,7 @@ def pconv_upscale(upscaler: Upscaler) -> Upscale:
 
 def twin_upscale(weights: Path, device: str = "auto") -> Upscale:
     """The plain twin: the network applied to the bicubic upscale, every pixel valid, its output everywhere."""
-    model, _ = load_weights(weights)
-    model.fold_batch_norms()
-    chosen = select_device(device).device
-    runner = NetworkRunner(model.to(chosen), chosen, composite=False)
-    bicubic = interpolation(cv2.INTER_CUBIC)
-
-    def upscale(low: np.ndarray, scale: float) -> np.ndarray:
-        upscaled = bicubic(low, scale)
-        return runner(upscaled, np.ones(upscaled.shape[:2], bool))[0]
-    return upscale
+    return pconv_upscale(Upscaler(weights, device=device, input_kind="bicubic"))
 
 
 def sparse_hole(shape: tuple[int, int], keep: float, seed: int, photo: int) -> np.ndarray:
@@ -238,7 +226,7 @@ def build_evaluation(weights: Path | None, twin: Path | None, device: str = "aut
                                      "lanczos": interpolation(cv2.INTER_LANCZOS4)}
     if twin is not None:
         upscalers["twin"] = twin_upscale(twin, device)
-    upscaler = Upscaler(weights, device=device)
+    upscaler = Upscaler(weights, device=device, input_kind="grid")
     upscalers["pconv"] = pconv_upscale(upscaler)
     inpainter = Inpainter(upscaler.weights_path, device=device)
     sparse = {"griddata": griddata_fill, "pconv": lambda rgb, hole: inpainter.inpaint(rgb, hole).pixels}

@@ -101,7 +101,8 @@ class UpscaleFlow(QObject):
         log.info("upscaled x%g: %dx%d -> %dx%d in %.2f s, %d tiles, %s", result.scale, *before, width, height,
                  result.seconds, result.tiles, result.device)
         tiles = f"{result.tiles} tile{'s' if result.tiles != 1 else ''}"
-        text = (f"Upscaled ×{result.scale:g} to {width} × {height} in {result.seconds:.1f} s ({tiles}); "
+        how = "" if result.input_kind == "grid" else ", the network refining a bicubic upscale"
+        text = (f"Upscaled ×{result.scale:g} to {width} × {height} in {result.seconds:.1f} s ({tiles}{how}); "
                 "Ctrl+Z brings back the original")
         self.message.emit(" — ".join([text, *result.notices]))
         self.applied.emit(upscaled)
