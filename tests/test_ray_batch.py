@@ -30,16 +30,16 @@ def ray_cluster(tmp_path_factory):
         """Ray's worker_process_setup_hook (a local function, so Ray ships it by value): in every worker process,
         append the process id to `loads` each time the engine reads a weights file, independently of what the
         actors report about themselves."""
-        from pconv_studio.engine import inpainter
+        from pconv_studio.engine import loaded_network
 
-        original = inpainter.load_weights
+        original = loaded_network.load_weights
 
         def counted(*args, **kwargs):
             with open(os.environ[LOADS_FILE], "a", encoding="utf-8") as stream:
                 stream.write(f"{os.getpid()}\n")
             return original(*args, **kwargs)
 
-        inpainter.load_weights = counted
+        loaded_network.load_weights = counted
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", configure_logging=False,
              runtime_env={"worker_process_setup_hook": count_model_loads,
