@@ -15,7 +15,7 @@ __all__ = [
 DEFAULT_WEIGHTS_NAME = "pconv_compact.safetensors"
 DETAILED_SUFFIX = "_detailed"  # NAME_detailed.safetensors is the detailed fine-tune of NAME.safetensors
 DEFAULT_DETAILED_WEIGHTS_NAME = DEFAULT_WEIGHTS_NAME.replace(".safetensors", f"{DETAILED_SUFFIX}.safetensors")
-DEFAULT_UPSCALE_WEIGHTS_NAME = "pconv_compact_upscale.safetensors"  # the fine-tune for filling sparse grids
+DEFAULT_UPSCALE_WEIGHTS_NAME = "pconv_compact_upscale.safetensors"  # the upscaling model (weights/UPSCALE_MODEL_CARD.md)
 
 
 def _candidates(name: str) -> list[Path]:

@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "upscale",
-        help="enlarge a photo by any scale from 1.25 to 8 (the network fills a sparse grid)",
-        description="Enlarge a photo: its pixels are spread over the larger canvas on a grid and the partial-"
-        "convolution network fills the rest. Output size: round(height * S) x round(width * S), at most "
-        f"{MAX_OUTPUT_PIXELS / 1e6:.0f} megapixels.",
+        help="enlarge a photo by any scale from 1.25 to 8",
+        description="Enlarge a photo with the upscaling model: the shipped one refines a bicubic upscale; a grid "
+        "model (weights/pconv_compact_upscale_grid.safetensors) is given the photo's pixels spread over the larger "
+        "canvas on a grid and fills the rest with partial convolutions (docs/upscaling.md). Output size: "
+        f"round(height * S) x round(width * S), at most {MAX_OUTPUT_PIXELS / 1e6:.0f} megapixels.",
     )
     parser.add_argument("image", type=Path, help="the photo")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the output file (its suffix sets the format)")
