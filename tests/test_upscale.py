@@ -12,7 +12,7 @@ from pconv_studio.engine import CancelToken
 from pconv_studio.engine.regions import Region, ResolutionConfig
 from pconv_studio.engine.tiling import cover_tiles
 from pconv_studio.engine.upscale import (
-    MAX_SCALE, MIN_SCALE, Upscaler, check_scale, grid_canvas, grid_positions, upscaled_size,
+    MAX_SCALE, MIN_SCALE, Upscaler, check_scale, grid_canvas, grid_positions, upscale_alpha, upscaled_size,
 )
 from pconv_studio.errors import CancelledError, InputError, WeightsError
 from pconv_studio.model import UPSCALE_INPUT_KEY, load_weights, network_reach, propagate_masks, save_weights
@@ -151,13 +151,29 @@ def test_stages_are_the_first_tiles_grid_propagated_through_the_layers(upscaler)
     assert result.stage_masks[0].any() and not result.stage_masks[-1].any()  # the grid's holes close
 
 
-def test_alpha_is_opencvs_lanczos_and_does_not_touch_the_colour(upscaler):
+def test_alpha_is_opencvs_lanczos_clamped_to_its_neighbourhood_and_does_not_touch_the_colour(upscaler):
     rgba = _random((30, 41, 4), seed=3)
     result = upscaler.upscale(rgba, 3.0)
     assert result.pixels.shape == (90, 123, 4)
+    alpha = rgba[..., 3].astype(np.int64)
     lanczos = cv2.resize(np.ascontiguousarray(rgba[..., 3]), (123, 90), interpolation=cv2.INTER_LANCZOS4)
-    np.testing.assert_array_equal(result.pixels[..., 3], lanczos)
+    rows = np.minimum((np.arange(90) + 0.5) * 30 / 90, 29).astype(int)  # the source pixel holding the centre
+    cols = np.minimum((np.arange(123) + 0.5) * 41 / 123, 40).astype(int)
+    padded = np.pad(alpha, 1, mode="edge")
+    windows = np.stack([padded[r:r + 30, c:c + 41] for r in range(3) for c in range(3)])
+    low, high = windows.min(axis=0)[np.ix_(rows, cols)], windows.max(axis=0)[np.ix_(rows, cols)]
+    np.testing.assert_array_equal(result.pixels[..., 3], np.clip(lanczos, low, high))
     np.testing.assert_array_equal(result.pixels[..., :3], upscaler.upscale(rgba[..., :3].copy(), 3.0).pixels)
+
+
+def test_an_alpha_edge_does_not_ring():
+    alpha = np.full((12, 16), 65535, np.uint16)
+    alpha[:, :5] = 20000
+    upscaled = upscale_alpha(alpha, (30, 40))
+    lanczos = cv2.resize(alpha, (40, 30), interpolation=cv2.INTER_LANCZOS4)
+    assert lanczos.min() < 20000 or lanczos.max() < 65535  # what the clamp is for: Lanczos alone rings here
+    assert upscaled.min() == 20000 and upscaled.max() == 65535
+    assert np.all(np.diff(upscaled.astype(int), axis=1) >= 0)  # a step stays monotonic
 
 
 def test_sixteen_bits_stay_sixteen_bits_and_are_not_rounded_to_eight(upscaler):
