@@ -17,6 +17,7 @@ with the same world size continues exactly. The discriminator of adversarial tra
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -171,9 +172,13 @@ def join_process_group(requested_device: str) -> tuple[DistributedContext, bool]
 
 
 def leave_process_group(finished: bool) -> None:
-    """Tear the process group down. After a run that `finished`, every rank meets the others first: a rank that
-    left first aborted another's gloo threads now and then ("terminate called without an active exception").
-    After an error there is no meeting, which could wait for a rank that will never come."""
+    """Tear the process group down. First the garbage collector frees what the run left in reference cycles (DDP
+    wrappers and their reducers hold the process group): a group that outlives `destroy_process_group` is destroyed
+    during interpreter finalisation, where gloo's threads release tensors without a usable interpreter and the
+    process aborts ("terminate called without an active exception", SIGABRT; pytorch/pytorch#179291). After a
+    run that `finished`, every rank then meets the others, so none leaves while another still talks to it; after
+    an error there is no meeting, which could wait for a rank that will never come."""
+    gc.collect()
     if finished:
         torch.distributed.barrier()
     torch.distributed.destroy_process_group()
