@@ -16,6 +16,7 @@ DEFAULT_WEIGHTS_NAME = "pconv_compact.safetensors"
 DETAILED_SUFFIX = "_detailed"  # NAME_detailed.safetensors is the detailed fine-tune of NAME.safetensors
 DEFAULT_DETAILED_WEIGHTS_NAME = DEFAULT_WEIGHTS_NAME.replace(".safetensors", f"{DETAILED_SUFFIX}.safetensors")
 DEFAULT_UPSCALE_WEIGHTS_NAME = "pconv_compact_upscale.safetensors"  # the upscaling model (weights/UPSCALE_MODEL_CARD.md)
+UPSCALE_GRID_WEIGHTS_NAME = "pconv_compact_upscale_grid.safetensors"  # the partial-convolution grid model (same card)
 
 
 def _candidates(name: str) -> list[Path]:
@@ -49,6 +50,11 @@ def default_weights_path() -> Path:
 def upscale_weights_path() -> Path:
     """The shipped upscaling model (`engine/upscale.py`). It may not exist: the engine says so."""
     return data_folder("weights") / DEFAULT_UPSCALE_WEIGHTS_NAME
+
+
+def upscale_grid_weights_path() -> Path:
+    """The partial-convolution grid upscaling model, kept in the checkout for study and evaluation (not bundled)."""
+    return data_folder("weights") / UPSCALE_GRID_WEIGHTS_NAME
 
 
 def detailed_weights_path(faithful: Path) -> Path:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from pconv_studio.cli.main import main
+from pconv_studio.model import UPSCALE_INPUT_KEY, load_weights, save_weights
 from pconv_studio.training.upscale_evaluation import (
     downscale_bicubic, griddata_fill, luma, sparse_hole,
 )
@@ -69,6 +70,15 @@ def test_evaluate_arms_compares_on_the_same_holes(small_photos, tiny_weights, tm
     table = (out / "arms.md").read_text()
     assert "| b - a | +0.000 | [+0.000, +0.000] |" in table  # the same weights fill the same holes alike
     assert "not met: do not adopt" in table
+
+
+def test_a_model_for_the_other_input_is_refused_where_it_does_not_belong(small_photos, tiny_weights, tmp_path,
+                                                                          capsys):
+    model, _ = load_weights(tiny_weights)
+    save_weights(model, tmp_path / "grid.safetensors", extra={UPSCALE_INPUT_KEY: "grid"})
+    assert main(["evaluate", str(small_photos), "--upscale", "--weights", str(tiny_weights), "--twin",
+                 str(tmp_path / "grid.safetensors"), "--out", str(tmp_path / "o")]) != 0
+    assert "--twin grid.safetensors is a model for 'grid' input" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("options, message", [

@@ -10,11 +10,11 @@ import pytest
 from pconv_studio.engine.imageio import load_image
 from pconv_studio.engine.upscale import Upscaler
 from pconv_studio.model import UPSCALE_INPUT_KEY, read_weights_metadata
-from pconv_studio.paths import data_folder, upscale_weights_path
+from pconv_studio.paths import data_folder, upscale_grid_weights_path, upscale_weights_path
 from pconv_studio.training.metrics import psnr
 from pconv_studio.training.upscale_evaluation import downscale_bicubic, luma
 
-GRID_MODEL = data_folder("weights") / "pconv_compact_upscale_grid.safetensors"
+GRID_MODEL = upscale_grid_weights_path()
 
 
 def _score(truth: np.ndarray, estimate: np.ndarray, shave: int) -> float:

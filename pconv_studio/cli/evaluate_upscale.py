@@ -32,8 +32,10 @@ _FIGURE_PHOTOS = 2  # the first photos by name get 100% crops (upscaling_crops.p
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("upscaling and training arms")
     group.add_argument("--upscale", action="store_true",
-                       help="evaluate upscaling (--weights: the upscaling model, default the shipped one)")
-    group.add_argument("--twin", type=Path, metavar="WEIGHTS", help="with --upscale: the plain twin's weights")
+                       help="evaluate upscaling (--weights: a grid model, default "
+                       "weights/pconv_compact_upscale_grid.safetensors)")
+    group.add_argument("--twin", type=Path, metavar="WEIGHTS", help="with --upscale: the plain twin's weights (a "
+                       "bicubic-input model, e.g. weights/pconv_compact_upscale.safetensors)")
     group.add_argument("--scales", metavar="S1,S2,...", help="with --upscale: scales (default 2,4,3,2.5)")
     group.add_argument("--sparse-keep", type=float, metavar="F",
                        help="with --upscale: fraction of pixels the sparse test keeps (default 0.25)")

@@ -37,7 +37,9 @@ from PIL import Image
 
 from ..engine.inpainter import Inpainter
 from ..engine.upscale import Upscaler
-from .evaluation import list_photos, load_photos
+from ..errors import InputError
+from ..model import UPSCALE_INPUT_KEY, read_weights_metadata
+from ..paths import upscale_grid_weights_path
 from .fullres_figure import CropFigure
 from .metrics import gradient_energy_ratio, psnr, ssim, texture_distance
 from .paired import paired_bootstrap
@@ -129,9 +131,19 @@ def pconv_upscale(upscaler: Upscaler) -> Upscale:
     return lambda low, scale: upscaler.upscale(low, scale).pixels
 
 
+def _upscaler_of_kind(weights: Path | None, kind: str, option: str, device: str) -> Upscaler:
+    """An `Upscaler` that gives its network `kind` input; a file whose metadata says otherwise is an `InputError`
+    (files without the metadata, e.g. a run's own weights, are taken as `kind`)."""
+    if weights is not None:
+        said = read_weights_metadata(weights).get(UPSCALE_INPUT_KEY, kind)
+        if said != kind:
+            raise InputError(f"{option} {Path(weights).name} is a model for {said!r} input, not {kind!r}")
+    return Upscaler(weights if weights is not None else upscale_grid_weights_path(), device=device, input_kind=kind)
+
+
 def twin_upscale(weights: Path, device: str = "auto") -> Upscale:
     """The plain twin: the network applied to the bicubic upscale, every pixel valid, its output everywhere."""
-    return pconv_upscale(Upscaler(weights, device=device, input_kind="bicubic"))
+    return pconv_upscale(_upscaler_of_kind(weights, "bicubic", "--twin", device))
 
 
 def sparse_hole(shape: tuple[int, int], keep: float, seed: int, photo: int) -> np.ndarray:
@@ -220,23 +232,17 @@ class UpscaleFigures:
 
 def build_evaluation(weights: Path | None, twin: Path | None, device: str = "auto",
                      ) -> tuple[dict[str, Upscale], dict[str, Callable]]:
-    """The methods: interpolation always; "pconv" (upscaling and sparse) from `weights` (default: the shipped
-    upscaling model); "twin" where a twin's weights are given."""
+    """The methods: interpolation always; "pconv" (upscaling and sparse) from `weights`, a grid model (default:
+    `weights/pconv_compact_upscale_grid.safetensors`); "twin" where a bicubic-input model's weights are given."""
     upscalers: dict[str, Upscale] = {"bicubic": interpolation(cv2.INTER_CUBIC),
                                      "lanczos": interpolation(cv2.INTER_LANCZOS4)}
     if twin is not None:
         upscalers["twin"] = twin_upscale(twin, device)
-    upscaler = Upscaler(weights, device=device, input_kind="grid")
+    upscaler = _upscaler_of_kind(weights, "grid", "--weights", device)
     upscalers["pconv"] = pconv_upscale(upscaler)
     inpainter = Inpainter(upscaler.weights_path, device=device)
     sparse = {"griddata": griddata_fill, "pconv": lambda rgb, hole: inpainter.inpaint(rgb, hole).pixels}
     return upscalers, sparse
-
-
-def load_upscale_photos(folder: Path, limit: int | None = None) -> list[np.ndarray]:
-    if not list_photos(folder):
-        raise FileNotFoundError(folder)
-    return load_photos(folder, limit=limit)
 
 
 _COLUMNS = (("PSNR-Y (dB)", 0, "{:.2f}"), ("SSIM-Y", 1, "{:.4f}"), ("texture distance", 2, "{:.3f}"),
