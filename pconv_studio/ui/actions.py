@@ -49,6 +49,7 @@ class WindowActions:
     redo: QAction
     inpaint: QAction
     upscale: QAction
+    upscale_on_grid: QAction
     cancel: QAction
     auto_run: QAction
     detail_transfer: QAction
@@ -113,7 +114,12 @@ def install_actions(window: "MainWindow") -> WindowActions:
     image_menu = menus.addMenu("I&mage")
     upscale = _action(w, "&Upscale…", w.upscaling.start, "Ctrl+Alt+U",
                       "Enlarge the photo 1.25 to 8 times with the network (one undo step)")
+    upscale_on_grid = _action(w, "Upscale on a &grid with partial convolutions", w.set_upscale_on_grid,
+                              tip="The research model: the photo's pixels on a grid, the holes between filled by "
+                              "partial convolutions, shown shrinking in the panel (softer than the default, "
+                              "which refines a bicubic upscale: docs/upscaling.md)", checkable=True)
     image_menu.addAction(upscale)
+    image_menu.addAction(upscale_on_grid)
 
     tool_menu = menus.addMenu("&Tools")
     group = QActionGroup(w)
@@ -187,6 +193,7 @@ def install_actions(window: "MainWindow") -> WindowActions:
     w.addToolBar(bar)
     document_actions = [save, save_as, copy, import_mask, export_mask, invert, clear, grow, shrink, show_original,
                         *tools.values()]
-    return WindowActions(open_action, recent_menu, paste, save, save_as, copy, undo, redo, inpaint, upscale, cancel,
+    return WindowActions(open_action, recent_menu, paste, save, save_as, copy, undo, redo, inpaint, upscale,
+                         upscale_on_grid, cancel,
                          auto_run, detail_transfer, show_original, tools, devices, document_actions,
                          brush_spin)

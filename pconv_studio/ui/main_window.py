@@ -24,7 +24,7 @@ from ..engine.imageio import SUPPORTED_SUFFIXES, ImageInfo, is_lossy, read_image
 from ..engine.inpainter import describe_fills
 from ..errors import ImageIOError, PConvError
 from ..model import get_preset
-from ..paths import data_folder
+from ..paths import data_folder, upscale_grid_weights_path
 from .actions import install_actions
 from .canvas import CanvasView
 from .commands import DocumentEditor
@@ -81,7 +81,8 @@ class MainWindow(QMainWindow):
         self.panel = StagesPanel(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
         self.inpaint = InpaintController(engine_factory, self, upscaler_factory, upscale_weights)
-        self.upscaling = UpscaleFlow(self.editor, self.inpaint, self.dialogs, self)
+        self.upscaling = UpscaleFlow(self.editor, self.inpaint, self.dialogs, self,
+                                     on_grid=lambda: self.menu_actions.upscale_on_grid.isChecked())
         self.propagation = PropagationController(self._current_hole, self)
         self.propagation.set_geometry(get_preset(SHIPPED_ARCHITECTURE), self.propagation.resolution)
         self.menu_actions = install_actions(self)
@@ -150,6 +151,9 @@ class MainWindow(QMainWindow):
         self.set_tool(settings.tool if settings.tool in self.menu_actions.tools else "brush")
         self.menu_actions.auto_run.setChecked(settings.auto_run)
         self.menu_actions.detail_transfer.setChecked(settings.detail_transfer)
+        grid_model = upscale_grid_weights_path().is_file()  # a checkout has it; the installers carry the default only
+        self.menu_actions.upscale_on_grid.setEnabled(grid_model)
+        self.menu_actions.upscale_on_grid.setChecked(settings.upscale_on_grid and grid_model)
         self._check_device_action(self.device)
         geometry, state = settings.window_layout()
         if geometry is not None:
@@ -481,6 +485,10 @@ class MainWindow(QMainWindow):
         self.settings.auto_run = enabled
 
     @Slot(bool)
+    def set_upscale_on_grid(self, enabled: bool) -> None:
+        """Image → Upscale on a grid: the next upscales use the partial-convolution grid model (remembered)."""
+        self.settings.upscale_on_grid = enabled
+
     def set_detail_transfer(self, enabled: bool) -> None:
         self.settings.detail_transfer = enabled
         self.inpaint.set_detail_transfer(enabled)

@@ -72,6 +72,15 @@ class AppSettings:
         self.store.setValue("engine/detail_transfer", "true" if value else "false")
 
     @property
+    def upscale_on_grid(self) -> bool:
+        """Image → Upscale… with the partial-convolution grid model instead of the default (off)."""
+        return self._text("engine/upscale_on_grid", "false") == "true"
+
+    @upscale_on_grid.setter
+    def upscale_on_grid(self, value: bool) -> None:
+        self.store.setValue("engine/upscale_on_grid", "true" if value else "false")
+
+    @property
     def auto_run(self) -> bool:
         return self._text("engine/auto_run", "false") == "true"
 

@@ -54,8 +54,9 @@ class UpscaleDialog(QDialog):
         self.note.setObjectName("maskNote")
         self.note.setWordWrap(True)
         self.note.setVisible(bool(self.note.text()))
-        explanation = QLabel("The network fills the enlarged photo from its pixels spread on a grid. One undo step "
-                             "(Ctrl+Z) brings back the original; the file on disk is only written by Save.")
+        explanation = QLabel("The network enlarges the photo (Image → Upscale on a grid: partial convolutions fill "
+                             "the holes between its pixels). One undo step (Ctrl+Z) brings back the original; the "
+                             "file on disk is only written by Save.")
         explanation.setWordWrap(True)
         explanation.setStyleSheet("color: palette(mid);")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

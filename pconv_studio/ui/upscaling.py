@@ -9,6 +9,8 @@ stale, and the user is told to upscale again. Nothing is written to disk: Save w
 
 from __future__ import annotations
 
+from typing import Callable
+
 import logging
 
 import numpy as np
@@ -34,8 +36,9 @@ class UpscaleFlow(QObject):
     failed = Signal(str)
 
     def __init__(self, editor: DocumentEditor, inpaint: InpaintController, dialogs: object,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, on_grid: Callable[[], bool] = lambda: False) -> None:
         super().__init__(parent)
+        self.menu_on_grid = on_grid  # whether to upscale with the partial-convolution grid model (the menu's tick)
         self.editor = editor
         self.inpaint = inpaint
         self.dialogs = dialogs
@@ -62,7 +65,9 @@ class UpscaleFlow(QObject):
             self.failed.emit(f"Cannot upscale: {error}")
             return
         self._deferred = None
-        self.inpaint.request_upscale(document.pixels, scale, key=(id(document), document.revision, "upscale", scale))
+        on_grid = self.menu_on_grid()
+        self.inpaint.request_upscale(document.pixels, scale, on_grid,
+                                     key=(id(document), document.revision, "upscale", scale, on_grid))
 
     def stroke_ended(self) -> None:
         """A result that arrived during a brush stroke goes in now, after the stroke's own undo step."""

@@ -23,6 +23,7 @@ from ..editing.mask_ops import StageStack, stages_from_upscale
 from ..engine import CancelToken, Inpainter
 from ..engine.upscale import UpscaleResult, Upscaler
 from ..errors import CancelledError, DeviceError, PConvError, WeightsError
+from ..paths import upscale_grid_weights_path
 
 __all__ = ["InpaintController", "InpaintRequest", "InpaintWorker", "Upscaled", "UpscaleRequest", "start_in_thread",
            "stop_thread"]
@@ -64,8 +65,9 @@ class UpscaleRequest:
     serial: int
     pixels: np.ndarray
     scale: float  # output size over input size, MIN_SCALE to MAX_SCALE (engine/upscale.py)
-    key: Hashable  # identifies the input (document, revision, scale)
+    key: Hashable  # identifies the input (document, revision, scale, model)
     cancel: CancelToken
+    on_grid: bool = False  # the partial-convolution grid model instead of the default upscaling model
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +103,7 @@ class InpaintWorker(QObject):
         self._upscale_weights = upscale_weights  # None: the engine's default (paths.upscale_weights_path())
         self._device = "auto"  # as asked for, for the upscaler when it loads
         self.engine = None
-        self.upscaler = None  # loaded by the first upscale
+        self.upscalers: dict[bool, Upscaler] = {}  # by `on_grid`, each loaded by its first upscale
 
     @Slot(object, str)
     def load(self, weights: object, device: str) -> None:
@@ -124,8 +126,8 @@ class InpaintWorker(QObject):
     def set_device(self, device: str) -> None:
         try:
             self.engine.set_device(device)
-            if self.upscaler is not None:
-                self.upscaler.set_device(device)
+            for upscaler in self.upscalers.values():
+                upscaler.set_device(device)
         except PConvError as error:
             self.deviceFailed.emit(str(error))
             return
@@ -149,16 +151,19 @@ class InpaintWorker(QObject):
     @Slot(object)
     def upscale(self, request: UpscaleRequest) -> None:
         def upscale() -> object:
-            if self.upscaler is None:
+            upscaler = self.upscalers.get(request.on_grid)
+            if upscaler is None:
+                weights = upscale_grid_weights_path() if request.on_grid else self._upscale_weights
                 try:
-                    self.upscaler = self._upscaler_factory(self._upscale_weights, self._device)
+                    upscaler = self._upscaler_factory(weights, self._device)
                 except WeightsError as error:  # nothing kept: the next upscale looks for the model again
                     raise WeightsError(f"{error} (the app takes one with --upscale-weights FILE)") from error
-                log.info("upscaler %s loaded on %s", self.upscaler.model_name, self.upscaler.device_description)
-            result = self.upscaler.upscale(request.pixels, request.scale, progress=self._progress(request),
-                                           cancel=request.cancel)
-            stages = stages_from_upscale(result, self.upscaler.config, request.pixels.shape[:2])
-            return Upscaled(result, stages, self.upscaler.model_name)
+                self.upscalers[request.on_grid] = upscaler
+                log.info("upscaler %s loaded on %s", upscaler.model_name, upscaler.device_description)
+            result = upscaler.upscale(request.pixels, request.scale, progress=self._progress(request),
+                                      cancel=request.cancel)
+            stages = stages_from_upscale(result, upscaler.config, request.pixels.shape[:2])
+            return Upscaled(result, stages, upscaler.model_name)
 
         self._report(request.serial, "upscale", upscale)
 
@@ -270,11 +275,12 @@ class InpaintController(QObject):
             self._serial += 1
             self._submit(InpaintRequest(self._serial, pixels.copy(), hole.copy(), key, CancelToken(), detail))
 
-    def request_upscale(self, pixels: np.ndarray, scale: float, key: Hashable) -> None:
-        """Upscale `pixels` (copied now) by `scale`, in the same queue as the fills (the newest request wins)."""
+    def request_upscale(self, pixels: np.ndarray, scale: float, on_grid: bool, key: Hashable) -> None:
+        """Upscale `pixels` (copied now) by `scale`, with the grid model when `on_grid`, in the same queue as the
+        fills (the newest request wins)."""
         if not self._already_running(key):
             self._serial += 1
-            self._submit(UpscaleRequest(self._serial, pixels.copy(), scale, key, CancelToken()))
+            self._submit(UpscaleRequest(self._serial, pixels.copy(), scale, key, CancelToken(), on_grid))
 
     def _already_running(self, key: Hashable) -> bool:
         running = self._running

@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF, Qt
 from pconv_studio.engine import load_image
 from pconv_studio.engine.upscale import UpscaleResult, Upscaler
 from pconv_studio.ui.upscale_dialog import UpscaleDialog
+from pconv_studio.paths import upscale_grid_weights_path
 from tests.support import TINY_CONFIG
 from tests.ui.conftest import FakeEngine, wait_idle
 
@@ -122,6 +123,30 @@ def test_an_upscale_with_a_real_network_is_one_undo_step(make_window, photo, tin
     assert photo.read_bytes() == file_bytes  # nothing was written: Save does that
 
 
+def test_the_grid_option_upscales_with_the_grid_model_and_is_remembered(make_window, photo, tiny_weights, qtbot):
+    asked: list[object] = []
+
+    def factory(weights, device):
+        asked.append(weights)
+        return Upscaler(tiny_weights, device="cpu", input_kind="bicubic" if weights is None else "grid")
+
+    window = make_window(lambda weights, device: FakeEngine(), upscaler_factory=factory)
+    assert window.open_path(photo)
+    assert not window.menu_actions.upscale_on_grid.isChecked()  # the default: the shipped (bicubic-input) model
+    window.dialogs.scales = [2.0]
+    with qtbot.waitSignal(window.upscaleApplied, timeout=60_000):
+        window.menu_actions.upscale.trigger()
+    assert asked == [None] and "refining a bicubic upscale" in window.statusBar().currentMessage()
+    window.editor.undo()
+    window.menu_actions.upscale_on_grid.trigger()
+    assert window.settings.upscale_on_grid
+    window.dialogs.scales = [2.0]
+    with qtbot.waitSignal(window.upscaleApplied, timeout=60_000):
+        window.menu_actions.upscale.trigger()
+    assert asked == [None, upscale_grid_weights_path()]
+    assert window.panel.stack.upscale == 2 and "upscale grid ×2" in window.panel.windowTitle()
+
+
 def test_cancel_leaves_the_document_untouched(gated_window, gated_upscaler, qtbot):
     window = gated_window
     pixels, hole, steps = window.document.pixels.copy(), window.document.hole.copy(), window.undo_stack.count()
@@ -195,6 +220,7 @@ def test_without_an_upscaling_model_the_app_says_so_and_keeps_running(make_windo
     monkeypatch.setenv("PCONV_STUDIO_DATA", str(data))  # an installation without the upscaling model
     window = make_window(lambda weights, device: FakeEngine())
     assert window.open_path(photo)
+    assert not window.menu_actions.upscale_on_grid.isEnabled()  # nor the grid model: its option is greyed out
     pixels = window.document.pixels.copy()
     window.dialogs.scales = [2.0, 2.0]
     with qtbot.waitSignal(window.errorReported, timeout=20_000) as blocker:
