@@ -48,7 +48,7 @@ from .regions import (
 )
 from .pixel_convert import from_float_rgb, to_float_rgb
 from .runner import GraphMode, Precision
-from .tiling import Tile, plan_tiles
+from .tiling import Tile, plan_tiles, round_up
 
 __all__ = [
     "PATHS", "CancelToken", "GroupFill", "Inpainter", "InpaintResult", "Region", "RegionPlan", "ResolutionConfig",
@@ -366,7 +366,7 @@ class Inpainter(LoadedNetwork):
         the tile that filled the most pixels."""
         grid = self.config.size_multiple
         tiles = plan_tiles(to_fill, (region.top, region.left), hole.shape,
-                           _round_up(resolution.tile_size, grid), resolution.tile_halo, grid)
+                           round_up(resolution.tile_size, grid), resolution.tile_halo, grid)
         staged: _Staged = ([], region, (region.height, region.width))
         most = -1
         for number, tile in enumerate(tiles):
@@ -430,7 +430,7 @@ def _choose_path(
     scale = network_scale(region, resolution.working_size)
     if scale == 1.0 or resolution.strategy == "scaled":
         return ("full resolution" if scale == 1.0 else "scaled"), scale, None, 0.0
-    reach = min(network_reach(config).closes, _round_up(resolution.tile_halo, config.size_multiple))
+    reach = min(network_reach(config).closes, round_up(resolution.tile_halo, config.size_multiple))
     distance = cv2.distanceTransform(crop_hole.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     path = "tiled" if distance[owned].max() <= min(reach, resolution.tiled_reach) else "two scales"
     return path, scale, distance, reach
@@ -450,7 +450,7 @@ def staged_pass(hole: np.ndarray, resolution: ResolutionConfig, config: UNetConf
     if path != "tiled":
         return region, network_hole(crop_hole, network_size(region, resolution.working_size))
     grid = config.size_multiple
-    tiles = plan_tiles(owned, (region.top, region.left), hole.shape, _round_up(resolution.tile_size, grid),
+    tiles = plan_tiles(owned, (region.top, region.left), hole.shape, round_up(resolution.tile_size, grid),
                        resolution.tile_halo, grid)
     # the tile that fills the most; the first of equals, as `_tiled_pass` keeps
     tile = max(tiles, key=lambda tile: int(_core_to_fill(tile, region, owned)[1].sum()))
@@ -459,10 +459,6 @@ def staged_pass(hole: np.ndarray, resolution: ResolutionConfig, config: UNetConf
 
 _Staged = tuple[list[np.ndarray], Region, tuple[int, int]]
 """Stage masks of one pass, the region it covered and the (height, width) the network saw for it."""
-
-
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
 
 
 def _core_to_fill(tile: Tile, region: Region, to_fill: np.ndarray) -> tuple[Region, np.ndarray]:

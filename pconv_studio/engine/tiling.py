@@ -18,7 +18,12 @@ import numpy as np
 
 from .regions import Region
 
-__all__ = ["Tile", "cover_tiles", "plan_tiles"]
+__all__ = ["Tile", "cover_tiles", "plan_tiles", "round_up"]
+
+
+def round_up(value: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is >= `value` (tile sizes and halos on the network's grid)."""
+    return -(-value // multiple) * multiple
 
 
 @dataclass(frozen=True)
@@ -53,14 +58,14 @@ def plan_tiles(
     tops, bottoms = np.minimum.reduceat(rows, starts), np.maximum.reduceat(rows, starts) + 1
     lefts, rights = np.minimum.reduceat(cols, starts), np.maximum.reduceat(cols, starts) + 1
     height, width = shape
-    halo = -(-halo // grid) * grid
+    halo = round_up(halo, grid)
     tiles = []
     for top, bottom, left, right in zip(tops.tolist(), bottoms.tolist(), lefts.tolist(), rights.tolist()):
         cell_top, cell_left = top // core_size * core_size, left // core_size * core_size
         core = Region(
             max(cell_top, top // grid * grid), max(cell_left, left // grid * grid),
-            min(cell_top + core_size, -(-bottom // grid) * grid, height),
-            min(cell_left + core_size, -(-right // grid) * grid, width),
+            min(cell_top + core_size, round_up(bottom, grid), height),
+            min(cell_left + core_size, round_up(right, grid), width),
         )
         tiles.append(Tile(core, _window(core, halo, shape)))
     return tiles
@@ -74,7 +79,7 @@ def cover_tiles(shape: tuple[int, int], core_size: int, halo: int, grid: int) ->
     if core_size % grid:
         raise ValueError(f"the tile core ({core_size}) must be a multiple of the network's grid ({grid})")
     height, width = shape
-    halo = -(-halo // grid) * grid
+    halo = round_up(halo, grid)
     return [
         Tile(core, _window(core, halo, shape))
         for top in range(0, height, core_size)

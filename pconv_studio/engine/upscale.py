@@ -10,7 +10,9 @@ value, and the upscaling model is trained to predict the high-resolution value t
 
 The output is covered by tiles (`tiling.cover_tiles`: `ResolutionConfig.tile_size` cores, `tile_halo` context,
 aligned to the network's grid); each tile's canvas is built from only the input pixels that land in its window,
-so memory is the input, the output (allocated once, in the input's dtype) and one tile, whatever the scale.
+so memory is the input, the output (allocated once, in the input's dtype) and one tile, whatever the scale. A
+bicubic-input model (`Upscaler.input_kind`) is given OpenCV's bicubic upscale instead, computed once at the
+output's size: one more array as large as the output.
 Alpha is not the network's business: it is upscaled separately with Lanczos (OpenCV's INTER_LANCZOS4), clamped to
 each source neighbourhood's range so that edges do not ring (`upscale_alpha`).
 """
@@ -34,7 +36,7 @@ from .loaded_network import LoadedNetwork
 from .pixel_convert import from_float_rgb, to_float_rgb
 from .regions import Region, ResolutionConfig
 from .runner import GraphMode, Precision
-from .tiling import Tile, cover_tiles
+from .tiling import Tile, cover_tiles, round_up
 
 __all__ = [
     "MAX_OUTPUT_PIXELS", "MAX_SCALE", "MIN_SCALE", "UpscaleResult", "Upscaler", "check_scale", "check_upscale",
@@ -259,7 +261,7 @@ class Upscaler(LoadedNetwork):
     ) -> UpscaleResult:
         """Every tile of the output, in row-major order: its canvas, one network pass, its core into `output`."""
         grid = self.config.size_multiple
-        tiles = cover_tiles(output.shape[:2], -(-tile_size // grid) * grid, self.resolution.tile_halo, grid)
+        tiles = cover_tiles(output.shape[:2], round_up(tile_size, grid), self.resolution.tile_halo, grid)
         result = UpscaleResult(output, scale, len(tiles), self.model.stage_names, device=self.device_description,
                                input_kind=self.input_kind)
         for number, tile in enumerate(tiles):

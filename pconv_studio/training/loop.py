@@ -261,12 +261,17 @@ class PhotoBatches:
         self.samples = samples
         self.channel = torch.arange(3, device=device)[None, :, None, None]
 
-    def crops(self, count: int, side: int, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
-        """`count` random square crops (count, 3, side, side) as uint8, each under a random left-right flip."""
+    def _draw(self, count: int, side: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Which photo, where (top, left) and whether mirrored, for `count` random side x side crops: CPU int64
+        tensors (count,) each, drawn from `generator` in this order."""
         photo = torch.randint(len(self.photos), (count,), generator=generator)
         offsets = (torch.rand((count, 2), generator=generator) * (self.sizes[photo] - side + 1)).long()
-        flips = torch.randint(2, (count,), generator=generator) if flip else torch.zeros(count, dtype=torch.long)
-        return self._cut(photo, offsets[:, 0], offsets[:, 1], flips, side)
+        flip = torch.randint(2, (count,), generator=generator)
+        return photo, offsets[:, 0], offsets[:, 1], flip
+
+    def crops(self, count: int, side: int, generator: torch.Generator) -> torch.Tensor:
+        """`count` random square crops (count, 3, side, side) as uint8, each under a random left-right flip."""
+        return self._cut(*self._draw(count, side, generator), side)
 
     def _cut(self, photo: torch.Tensor, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor,
              side: int) -> torch.Tensor:
@@ -281,12 +286,10 @@ class PhotoBatches:
     def next_batch(self, channels_last: bool = False, generator: torch.Generator | None = None) -> Batch:
         """The next batch of the run's data order, or of `generator`'s when one is given."""
         count, generator = self.batch_size, generator or self.generator
-        photo = torch.randint(len(self.photos), (count,), generator=generator)
-        offsets = (torch.rand((count, 2), generator=generator) * (self.sizes[photo] - self.crop_size + 1)).long()
-        flip = torch.randint(2, (count,), generator=generator)
+        crop = self._draw(count, self.crop_size, generator)
         mask = torch.randint(len(self.masks), (count,), generator=generator)
         variant = torch.randint(8, (count,), generator=generator)
-        draws = torch.stack([photo, offsets[:, 0], offsets[:, 1], flip, mask, variant])
+        draws = torch.stack([*crop, mask, variant])
         if self.device.type == "cuda":
             draws = draws.pin_memory()
         photo, top, left, flip, mask, variant = draws.to(self.device, non_blocking=True)

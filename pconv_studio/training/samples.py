@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engine.upscale import grid_positions
 from ..model import UPSCALE_INPUTS
 
 __all__ = ["SAMPLE_KINDS", "GRID_INPUTS", "SampleConfig", "Batch", "make_samples", "spread_on_grid",
@@ -120,10 +121,11 @@ def spread_on_grid(
     low: torch.Tensor, scale: int, shape: tuple[int, int], phase: tuple[int, int] = (0, 0)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Put low-resolution pixels (N, C, h, w) on a canvas of `shape`: pixel (x, y) at (phase_x + s*x + s//2,
-    phase_y + s*y + s//2). Returns (canvas (N, C, *shape), valid (N, 1, *shape)), both 0 off the grid."""
+    phase_y + s*y + s//2), the engine's own placement (`engine.upscale.grid_positions`) shifted by the phase.
+    Returns (canvas (N, C, *shape), valid (N, 1, *shape)), both 0 off the grid."""
     count, channels, height, width = low.shape
-    rows = phase[0] + scale * torch.arange(height, device=low.device) + scale // 2
-    cols = phase[1] + scale * torch.arange(width, device=low.device) + scale // 2
+    rows = phase[0] + torch.from_numpy(grid_positions(height, scale)).to(low.device)
+    cols = phase[1] + torch.from_numpy(grid_positions(width, scale)).to(low.device)
     canvas = low.new_zeros((count, channels, *shape))
     valid = low.new_zeros((count, 1, *shape))
     canvas[:, :, rows[:, None], cols[None, :]] = low
@@ -133,6 +135,11 @@ def spread_on_grid(
 
 def _uniform(generator: torch.Generator, count: int = 1) -> list[float]:
     return torch.rand(count, generator=generator, dtype=torch.float64).tolist()
+
+
+def _chosen(generator: torch.Generator, count: int, probability: float) -> list[int]:
+    """The indices of the `count` samples that draw below `probability`."""
+    return [index for index, draw in enumerate(_uniform(generator, count)) if draw < probability]
 
 
 def _pick(generator: torch.Generator, count: int) -> int:
@@ -203,13 +210,10 @@ def make_samples(
     if config.plain:
         return Batch(targets, bank_valid, targets, None)
     seams = None
-    for probability, build in ((config.mosaic, "mosaic"), (config.random_scale, "scale")):
-        if probability:
-            chosen = [i for i, u in enumerate(_uniform(generator, count)) if u < probability]
-            if chosen and build == "mosaic":
-                seams = _mosaic(targets, chosen, config, crops, generator)
-            elif chosen:
-                _random_scale(targets, chosen, longest, crops, generator)
+    if config.mosaic and (chosen := _chosen(generator, count, config.mosaic)):
+        seams = _mosaic(targets, chosen, config, crops, generator)
+    if config.random_scale and (chosen := _chosen(generator, count, config.random_scale)):
+        _random_scale(targets, chosen, longest, crops, generator)
     weights = torch.tensor([config.holes, config.grids, config.sparse], dtype=torch.float64)
     kinds = torch.multinomial(weights, count, replacement=True, generator=generator).tolist()
     inputs, valid = targets.clone(), bank_valid.clone()

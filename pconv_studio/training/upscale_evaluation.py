@@ -25,7 +25,6 @@ the numbers cannot.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,22 +35,17 @@ import numpy as np
 from PIL import Image
 
 from ..engine.inpainter import Inpainter
-from ..engine.upscale import Upscaler
+from ..engine.upscale import Upscaler, upscaled_size
 from ..errors import InputError
 from ..model import UPSCALE_INPUT_KEY, read_weights_metadata
 from ..paths import upscale_grid_weights_path
+from .evaluation import centre_crop
 from .fullres_figure import CropFigure
 from .metrics import gradient_energy_ratio, psnr, ssim, texture_distance
 from .paired import paired_bootstrap
 
-__all__ = ["UPSCALE_METHODS", "SPARSE_METHODS", "UpscaleEvaluationConfig", "UpscaleScores", "UpscaleFigures", "luma",
-           "downscale_bicubic", "evaluate_upscaling", "format_upscale_markdown", "build_evaluation",
-           "griddata_fill", "sparse_hole"]
-
-log = logging.getLogger(__name__)
-
-UPSCALE_METHODS = ("bicubic", "lanczos", "twin", "pconv")
-SPARSE_METHODS = ("griddata", "pconv")
+__all__ = ["UpscaleEvaluationConfig", "UpscaleScores", "UpscaleFigures", "luma", "downscale_bicubic",
+           "evaluate_upscaling", "format_upscale_markdown", "build_evaluation", "griddata_fill", "sparse_hole"]
 _MULTIPLE = 60  # px: 2, 2.5, 3 and 4 all divide it
 _MAX_SIDE = 360  # px: crops are at most this (the 256 px validation photos give 240 x 360)
 
@@ -105,10 +99,8 @@ def downscale_bicubic(rgb: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _crop(photo: np.ndarray) -> np.ndarray:
-    height = min(photo.shape[0] // _MULTIPLE * _MULTIPLE, _MAX_SIDE)
-    width = min(photo.shape[1] // _MULTIPLE * _MULTIPLE, _MAX_SIDE)
-    top, left = (photo.shape[0] - height) // 2, (photo.shape[1] - width) // 2
-    return np.ascontiguousarray(photo[top: top + height, left: left + width])
+    """The centred window of sides a multiple of `_MULTIPLE`, at most `_MAX_SIDE`."""
+    return centre_crop(photo, *(min(side // _MULTIPLE * _MULTIPLE, _MAX_SIDE) for side in photo.shape[:2]))
 
 
 def _score(truth: np.ndarray, estimate: np.ndarray, shave: int) -> tuple[float, float, float, float]:
@@ -122,8 +114,8 @@ def _score(truth: np.ndarray, estimate: np.ndarray, shave: int) -> tuple[float, 
 
 def interpolation(flag: int) -> Upscale:
     def upscale(low: np.ndarray, scale: float) -> np.ndarray:
-        size = (round(low.shape[1] * scale), round(low.shape[0] * scale))
-        return cv2.resize(low, size, interpolation=flag)
+        height, width = upscaled_size(*low.shape[:2], scale)
+        return cv2.resize(low, (width, height), interpolation=flag)
     return upscale
 
 
